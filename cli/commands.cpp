@@ -1,0 +1,14 @@
+#include "commands.hpp"
+
+#include <array>
+
+namespace gpuorch::cli {
+
+std::span<const CommandSpec> command_table() {
+  static constexpr std::array k_commands{
+      CommandSpec{"version", setup_version},
+  };
+  return k_commands;
+}
+
+}  // namespace gpuorch::cli

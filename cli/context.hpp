@@ -1,0 +1,49 @@
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+namespace gpuorch::cli {
+
+/// The kubectl-style connection flags, bound once on the root command and read
+/// by every command that talks to a cluster.
+struct GlobalOptions {
+  std::string kubeconfig;
+  std::string context;
+  std::string cluster;
+  std::string user;
+  std::string namespace_name;
+  std::string server;
+  std::string token;
+  std::string certificate_authority;
+  std::string client_certificate;
+  std::string client_key;
+  bool insecure_skip_tls_verify = false;
+  std::string request_timeout = "0";
+  bool in_cluster = false;
+  int verbosity = 0;
+  std::string log_format = "text";
+};
+
+/// Where a command reads and writes. Tests pass string streams.
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+/// State shared between the flag parser and the selected command. Each
+/// command's setup function binds its flags and stores the work to do in
+/// `run`; main() calls it after parsing succeeded.
+struct Context {
+  explicit Context(Io streams) : io(streams) {}
+
+  Io io;
+  GlobalOptions global;
+  /// The name the program was invoked as ("gpuorch" or "kubectl gpuorch").
+  std::string program_name = "gpuorch";
+  std::function<int()> run;
+};
+
+}  // namespace gpuorch::cli

@@ -1,0 +1,16 @@
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app.hpp"
+#include "program_name.hpp"
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  gpuorch::cli::Context ctx(gpuorch::cli::Io{std::cin, std::cout, std::cerr});
+  ctx.program_name = gpuorch::cli::program_name_for(argc > 0 ? argv[0] : "gpuorch");
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  const int code = gpuorch::cli::run_cli(ctx, std::move(args));
+  std::cout.flush();
+  return code;
+}

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace gpuorch::cli {
+
+/// "kubectl gpuorch" when invoked as the kubectl plugin (kubectl-gpuorch),
+/// "gpuorch" otherwise, so that usage text shows what the user typed.
+inline std::string program_name_for(std::string_view argv0) {
+  const auto slash = argv0.find_last_of('/');
+  const auto base = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+  if (base == "kubectl-gpuorch") {
+    return "kubectl gpuorch";
+  }
+  return "gpuorch";
+}
+
+}  // namespace gpuorch::cli

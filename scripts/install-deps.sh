@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package gpuorch needs to build, test and benchmark.
+# Idempotent; run as root (or with sudo).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git clang-format
+  # libraries
+  libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libssl-dev libcpp-httplib-dev doctest-dev libbenchmark-dev
+  # test tools: real shells for completions, man page tooling, JSON and SVG checks
+  bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
