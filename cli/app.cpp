@@ -55,31 +55,67 @@ void bind_global_flags(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::IsMember({"text", "json"}));
 }
 
+// The deepest subcommand the parser selected (the root when none was).
+const CLI::App* selected_command(const CLI::App& app) {
+  const CLI::App* shown = &app;
+  for (;;) {
+    auto selected = shown->get_subcommands();
+    if (selected.empty()) {
+      return shown;
+    }
+    shown = selected.front();
+  }
+}
+
+// "gpuorch completion" for the completion subcommand: what the user types.
+std::string command_path(const CLI::App& command, const std::string& program_name) {
+  std::vector<std::string> names;
+  for (const CLI::App* a = &command; a->get_parent() != nullptr; a = a->get_parent()) {
+    names.push_back(a->get_name());
+  }
+  std::string path = program_name;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    path += ' ';
+    path += *it;
+  }
+  return path;
+}
+
 // CLI11 reports parse errors with its own exit codes (100-127); gpuorch
-// documents 2 for every usage error.
+// documents 2 for every usage error and prints one `error:` line.
 int report_parse_error(Context& ctx, const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* command = selected_command(app);
   if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
     // --help and friends: CLI11 signals them as "errors" with code 0.
     if (dynamic_cast<const CLI::CallForAllHelp*>(&e) != nullptr) {
       ctx.io.out << app.help("", CLI::AppFormatMode::All);
+    } else if (command == &app) {
+      ctx.io.out << app.help();
     } else {
-      const CLI::App* shown = &app;
-      // Show the help of the deepest subcommand that was selected.
-      for (const CLI::App* sub = shown; sub != nullptr;) {
-        auto selected = sub->get_subcommands();
-        if (selected.empty()) {
-          break;
-        }
-        shown = selected.front();
-        sub = shown;
-      }
-      ctx.io.out << shown->help();
+      // help(prev) prefixes the usage line with prev: "Usage: gpuorch version [OPTIONS]".
+      const std::string path = command_path(*command, ctx.program_name);
+      ctx.io.out << command->help(path.substr(0, path.rfind(' ')));
     }
     return k_exit_ok;
   }
   std::string message = e.what();
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && command->get_require_subcommand_min() > 0 &&
+      command->get_subcommands().empty()) {
+    const auto rest = command->remaining();
+    message = rest.empty()
+                  ? "a command is required"
+                  : "unknown command \"" + rest.front() + "\" for \"" + command_path(*command, ctx.program_name) + "\"";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+    // kubectl's wording: name the first argument nobody consumed.
+    const auto extras = app.remaining(true);
+    if (!extras.empty()) {
+      message = extras.front().starts_with("-") ? "unknown flag: " + extras.front()
+                                                : "unexpected argument \"" + extras.front() + "\"";
+    }
+  }
   ctx.io.err << "error: " << message << '\n';
-  ctx.io.err << "Run '" << ctx.program_name << " --help' for usage.\n";
+  ctx.io.err << "Run '" << command_path(*command, ctx.program_name) << " --help' for usage.\n";
   return k_exit_usage;
 }
 
