@@ -6,6 +6,7 @@
 #include <gpuorch/base/error.hpp>
 
 #include "commands.hpp"
+#include "completion.hpp"
 #include "exit_codes.hpp"
 #include "logging.hpp"
 
@@ -137,6 +138,10 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
 }
 
 int run_cli(Context& ctx, std::vector<std::string> args) {
+  if (!args.empty() && args.front() == k_complete_command) {
+    args.erase(args.begin());
+    return run_complete_command(ctx, std::move(args));
+  }
   auto app = build_app(ctx);
   // CLI11 parses a reversed vector (it pops from the back).
   std::reverse(args.begin(), args.end());

@@ -7,6 +7,7 @@ namespace gpuorch::cli {
 std::span<const CommandSpec> command_table() {
   static constexpr std::array k_commands{
       CommandSpec{"version", setup_version},
+      CommandSpec{"completion", setup_completion},
   };
   return k_commands;
 }

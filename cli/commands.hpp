@@ -1,7 +1,9 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -21,5 +23,11 @@ struct CommandSpec {
 std::span<const CommandSpec> command_table();
 
 void setup_version(CLI::App& root, Context& ctx);
+void setup_completion(CLI::App& root, Context& ctx);
+
+/// The hidden `gpuorch __complete WORD...` the completion scripts call
+/// (cmd_completion.cpp). It runs before flag parsing, so that the words being
+/// completed are never interpreted as flags of gpuorch itself.
+int run_complete_command(Context& ctx, std::vector<std::string> words);
 
 }  // namespace gpuorch::cli

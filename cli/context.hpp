@@ -2,9 +2,12 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 
 namespace gpuorch::cli {
+
+class CompletionRegistry;
 
 /// The kubectl-style connection flags, bound once on the root command and read
 /// by every command that talks to a cluster.
@@ -44,6 +47,8 @@ struct Context {
   /// The name the program was invoked as ("gpuorch" or "kubectl gpuorch").
   std::string program_name = "gpuorch";
   std::function<int()> run;
+  /// Dynamic completers registered by the commands (completion.hpp).
+  std::shared_ptr<CompletionRegistry> completers;
 };
 
 }  // namespace gpuorch::cli

@@ -1,0 +1,56 @@
+# Drives the fish completion script in real fish: loads it the way
+# vendor_completions.d would (source) and asks fish itself what it would offer
+# with `complete -C LINE`, which runs the registered completion like a TAB.
+#   fish --no-config fish_test.fish PATH/TO/gpuorch
+set -l binary (realpath $argv[1])
+set -l tmp (mktemp -d)
+mkdir -p $tmp/bin $tmp/files/manifests
+ln -s $binary $tmp/bin/gpuorch
+touch $tmp/files/kube.yaml $tmp/files/other.conf
+set -gx PATH $tmp/bin $PATH
+
+gpuorch completion fish | source
+
+set -g failures 0
+
+# expect LINE [CANDIDATE...]: `complete -C LINE` prints exactly these lines
+# ("value<TAB>description" where there is a description).
+function expect
+    set -l line $argv[1]
+    set -l want $argv[2..-1]
+    set -l got (string join ' | ' -- (complete -C "$line"))
+    set -l expected (string join ' | ' -- $want)
+    if test "$got" != "$expected"
+        echo "FAIL: '$line'"
+        echo "  expected: $expected"
+        echo "  got:      $got"
+        set -g failures (math $failures + 1)
+    else
+        echo "ok: '$line' -> $got"
+    end
+end
+
+set -l tab \t
+expect "gpuorch " "completion$tab"'Print the shell completion script for bash, zsh or fish' "version$tab"'Print the gpuorch version'
+expect "gpuorch ver" "version$tab"'Print the gpuorch version'
+expect "gpuorch completion " bash fish zsh
+expect "gpuorch completion z" zsh
+expect "gpuorch version --out" "--output$tab"'Output format'
+expect "gpuorch version -o " json yaml
+expect "gpuorch version --output=y" --output=yaml
+expect "gpuorch --log-format " json text
+expect "gpuorch --context "
+
+# FILE-typed flags complete file names.
+cd $tmp/files
+expect "gpuorch --kubeconfig " kube.yaml manifests/ other.conf
+expect "gpuorch --kubeconfig k" kube.yaml
+expect "gpuorch version --client-key " kube.yaml manifests/ other.conf
+cd /
+rm -rf $tmp
+
+if test $failures -gt 0
+    echo "$failures fish completion check(s) failed"
+    exit 1
+end
+echo "fish completion: all checks passed"

@@ -1,0 +1,156 @@
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "app.hpp"
+#include "completion.hpp"
+
+namespace gpuorch::cli {
+namespace {
+
+struct Fixture {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Context ctx{Io{in, out, err}};
+  std::unique_ptr<CLI::App> app = build_app(ctx);
+
+  std::vector<std::string> values(const std::vector<std::string>& words) {
+    std::vector<std::string> result;
+    for (const auto& c : complete(ctx, *app, words).candidates) {
+      result.push_back(c.value);
+    }
+    return result;
+  }
+};
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("commands and their descriptions come from the CLI definition") {
+  Fixture f;
+  const auto c = complete(f.ctx, *f.app, {""});
+  CHECK(c.directive == k_complete_default);
+  REQUIRE(c.candidates.size() >= 2);
+  CHECK(c.candidates[0] == Candidate{"version", "Print the gpuorch version"});
+  CHECK(f.values({"ver"}) == Strings{"version"});
+  CHECK(f.values({"nothing"}).empty());
+}
+
+TEST_CASE("a command added later is completed without further work, hidden ones are not") {
+  Fixture f;
+  bool wait = false;
+  f.app->add_subcommand("submit", "Create a GPUWorkload")->add_flag("--wait", wait, "Follow it to the end");
+  f.app->add_subcommand("__debug", "internal")->group("");
+  CHECK(f.values({"s"}) == Strings{"submit"});
+  CHECK(f.values({"_"}).empty());
+  CHECK(f.values({"submit", "--wa"}) == Strings{"--wait"});
+}
+
+TEST_CASE("flags: long and short, the command's own first, then the global ones") {
+  Fixture f;
+  const auto all = f.values({"version", "-"});
+  REQUIRE(all.size() > 4);
+  CHECK(all[0] == "--help");
+  CHECK(std::find(all.begin(), all.end(), "-o") != all.end());
+  CHECK(std::find(all.begin(), all.end(), "--kubeconfig") != all.end());
+  CHECK(std::find(all.begin(), all.end(), "-n") != all.end());
+  CHECK(f.values({"version", "--ou"}) == Strings{"--output"});
+  // A flag already given is not offered again.
+  CHECK(f.values({"version", "-o", "json", "--ou"}).empty());
+  CHECK(f.values({"version", "--output=json", "--ou"}).empty());
+}
+
+TEST_CASE("flag values come from IsMember and Range checks") {
+  Fixture f;
+  CHECK(f.values({"version", "-o", ""}) == Strings{"json", "yaml"});
+  CHECK(f.values({"version", "--output", "y"}) == Strings{"yaml"});
+  CHECK(f.values({"version", "--output=j"}) == Strings{"--output=json"});
+  CHECK(f.values({"version", "-oj"}).empty());  // attached short values are not split
+  CHECK(f.values({"--log-format", ""}) == Strings{"text", "json"});
+  CHECK(f.values({"-v", ""}).size() == 10);
+  CHECK(f.values({"completion", ""}) == Strings{"bash", "zsh", "fish"});
+  CHECK(f.values({"completion", "bash", ""}).empty());  // the one positional is filled
+}
+
+TEST_CASE("FILE-typed flags ask the shell for file names, free-form ones for nothing") {
+  Fixture f;
+  const auto file = complete(f.ctx, *f.app, {"--kubeconfig", ""});
+  CHECK(file.directive == k_complete_files);
+  CHECK(file.candidates.empty());
+  CHECK(complete(f.ctx, *f.app, {"version", "--client-key=x"}).directive == k_complete_files);
+  const auto free_form = complete(f.ctx, *f.app, {"--context", ""});
+  CHECK(free_form.directive == k_complete_default);
+  CHECK(free_form.candidates.empty());
+  CHECK(complete(f.ctx, *f.app, {"--no-such-flag=x"}).directive == k_complete_error);
+}
+
+TEST_CASE("flag values before the word do not shift the command or positionals") {
+  Fixture f;
+  CHECK(f.values({"--context", "version", "ver"}) == Strings{"version"});
+  CHECK(f.values({"-n", "ml", "--insecure-skip-tls-verify", "completion", "z"}) == Strings{"zsh"});
+  CHECK(f.values({"--kubeconfig=/tmp/x", "completion", "f"}) == Strings{"fish"});
+}
+
+TEST_CASE("dynamic completers see the flags already given and are filtered by prefix") {
+  Fixture f;
+  auto* get = f.app->add_subcommand("get", "List workloads");
+  std::string name;
+  auto* positional = get->add_option("name", name, "Workload name");
+  std::string strategy;
+  auto* strategy_flag = get->add_option("--strategy", strategy, "Placement strategy")->type_name("NAME");
+  register_completer(f.ctx, positional, [](Context& ctx, std::string_view prefix) {
+    CHECK(prefix == "tr");
+    const std::string ns = ctx.global.namespace_name.empty() ? "default" : ctx.global.namespace_name;
+    return Completions{{{"train-" + ns, "Running"}, {"eval-" + ns, ""}, {"tr-x", ""}}, k_complete_default};
+  });
+  register_completer(f.ctx, strategy_flag, fixed_completer({{"BestFit", "packs"}, {"LeastLoaded", "spreads"}}));
+
+  CHECK(f.values({"get", "tr"}) == Strings{"train-default", "tr-x"});
+  CHECK(f.values({"-n", "ml", "get", "tr"}) == Strings{"train-ml", "tr-x"});
+  CHECK(f.values({"get", "--namespace=prod", "tr"}) == Strings{"train-prod", "tr-x"});
+  CHECK(f.values({"get", "--strategy", ""}) == Strings{"BestFit", "LeastLoaded"});
+  CHECK(f.values({"get", "--strategy=L"}) == Strings{"--strategy=LeastLoaded"});
+}
+
+TEST_CASE("after -- only positional arguments are completed") {
+  Fixture f;
+  CHECK(f.values({"completion", "--", "-"}).empty());
+  CHECK(f.values({"completion", "--", "b"}) == Strings{"bash"});
+}
+
+TEST_CASE("the protocol: one candidate per line, then the directive") {
+  std::ostringstream out;
+  write_completions(out, {{{"version", "Print the\tversion\n"}, {"zsh", ""}}, k_complete_no_space | k_complete_files});
+  CHECK(out.str() == "version\tPrint the version \nzsh\n:6\n");
+}
+
+TEST_CASE("gpuorch __complete runs before flag parsing") {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Context ctx(Io{in, out, err});
+  // CLI11 would print the help for this; __complete completes it.
+  CHECK(run_cli(ctx, {"__complete", "--help"}) == 0);
+  CHECK(out.str() == "--help\tPrint this help message and exit\n--help-all\tPrint help for every command\n:0\n");
+  std::ostringstream out2;
+  Context ctx2(Io{in, out2, err});
+  CHECK(run_cli(ctx2, {"__complete", "version", "--o"}) == 0);
+  CHECK(out2.str() == "--output\tOutput format\n:0\n");
+  CHECK(err.str().empty());
+}
+
+TEST_CASE("completion scripts exist for the three shells and call __complete") {
+  for (const auto* shell : {"bash", "zsh", "fish"}) {
+    CAPTURE(shell);
+    const auto script = completion_script(shell);
+    CHECK(script.find("__complete") != std::string_view::npos);
+  }
+  CHECK(completion_script("tcsh").empty());
+}
+
+}  // namespace gpuorch::cli
