@@ -9,6 +9,7 @@
 #include "completion.hpp"
 #include "exit_codes.hpp"
 #include "logging.hpp"
+#include "signals.hpp"
 
 namespace gpuorch::cli {
 namespace {
@@ -158,14 +159,18 @@ int run_cli(Context& ctx, std::vector<std::string> args) {
     ctx.io.err << "error: no command selected\n";
     return k_exit_usage;
   }
+  int code = k_exit_error;
   try {
-    return ctx.run();
+    code = ctx.run();
   } catch (const Failure& failure) {
     print_error(ctx.io.err, failure.error());
-    return exit_code_for(failure.error());
+    code = exit_code_for(failure.error());
   } catch (const CLI::ParseError& e) {
-    return report_parse_error(ctx, *app, e);
+    code = report_parse_error(ctx, *app, e);
   }
+  // Interrupted (SIGINT) or terminated (SIGTERM) while the command ran: the
+  // documented 130/143, whatever the command made of the cancellation.
+  return signal_exit_code(ctx.cancel).value_or(code);
 }
 
 }  // namespace gpuorch::cli

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include <gpuorch/base/cancel.hpp>
+
 namespace gpuorch::cli {
 
 class CompletionRegistry;
@@ -47,6 +49,10 @@ struct Context {
   /// The name the program was invoked as ("gpuorch" or "kubectl gpuorch").
   std::string program_name = "gpuorch";
   std::function<int()> run;
+  /// Cancelled by SIGINT/SIGTERM (cli/signals.hpp, installed by main()).
+  /// Long-running commands pass it to the library loops they start; when it
+  /// was cancelled by a signal the CLI exits 128 + signal (130, 143).
+  CancelToken cancel;
   /// Dynamic completers registered by the commands (completion.hpp).
   std::shared_ptr<CompletionRegistry> completers;
 };

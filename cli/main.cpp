@@ -4,13 +4,16 @@
 
 #include "app.hpp"
 #include "program_name.hpp"
+#include "signals.hpp"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   gpuorch::cli::Context ctx(gpuorch::cli::Io{std::cin, std::cout, std::cerr});
   ctx.program_name = gpuorch::cli::program_name_for(argc > 0 ? argv[0] : "gpuorch");
+  gpuorch::cli::install_signal_handlers(ctx.cancel);
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   const int code = gpuorch::cli::run_cli(ctx, std::move(args));
   std::cout.flush();
+  gpuorch::cli::remove_signal_handlers();
   return code;
 }
