@@ -599,6 +599,7 @@ Result<HttpResponse> Client::send(Request request) {
     http.body = request.body;
     http.on_data = request.on_data;
     http.stop = request.stop;
+    http.no_compression = request.no_compression;
     http.client_certificate_pem = credentials.client_certificate_pem;
     http.client_key_pem = credentials.client_key_pem;
     if (has_deadline) {

@@ -362,7 +362,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, config.user_agent.c_str());
-  if (!config.disable_compression) {
+  if (!config.disable_compression && !request.no_compression) {
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
   }
 

@@ -86,6 +86,7 @@ Result<std::string> watch(Client& client, const Gvr& gvr, std::string_view ns, c
     request.timeout = std::chrono::milliseconds(0);
   }
   request.stop = stop;
+  request.no_compression = true;
 
   std::string last_rv = options.resource_version;
   WatchDecoder decoder;

@@ -428,7 +428,7 @@ TEST_CASE("an unreachable server fails fast, naming the server") {
 TEST_CASE("--request-timeout bounds a request that gets no answer") {
   Harness h;
   h.server.http().Get("/api/v1/nodes", [](const httplib::Request&, httplib::Response& res) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
     res.set_content("{}", "application/json");
   });
   h.start();
@@ -441,7 +441,7 @@ TEST_CASE("--request-timeout bounds a request that gets no answer") {
   CHECK(result.error().message() == "GET " + h.config.server +
                                         "/api/v1/nodes: no answer within the request timeout of 200ms "
                                         "(--request-timeout)");
-  CHECK(elapsed < std::chrono::milliseconds(1400));
+  CHECK(elapsed < std::chrono::milliseconds(750));
 }
 
 TEST_CASE("connections are reused across requests") {

@@ -98,6 +98,8 @@ struct Request {
   /// Streams a successful response body (watches); see HttpRequest::on_data.
   std::function<bool(std::string_view)> on_data;
   std::stop_token stop;
+  /// Ask for an uncompressed answer (watches: events must not wait in a compressor).
+  bool no_compression = false;
 };
 
 struct ClientOptions {

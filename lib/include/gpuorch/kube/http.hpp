@@ -37,6 +37,9 @@ struct HttpRequest {
   /// Empty means the transport's configured certificate.
   std::string client_certificate_pem;
   std::string client_key_pem;
+  /// Do not offer compressed encodings (streams whose events must not wait in a
+  /// compressor's buffer).
+  bool no_compression = false;
 };
 
 struct HttpResponse {
