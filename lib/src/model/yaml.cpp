@@ -1,0 +1,339 @@
+#include <gpuorch/model/yaml.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <regex>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace gpuorch::model {
+namespace {
+
+using nlohmann::json;
+
+SourcePosition position_of(const YAML::Mark& mark) {
+  return {mark.line + 1, mark.column + 1};
+}
+
+// A parse failure that carries the node's position out of the recursive walk.
+struct YamlFailure {
+  SourcePosition position;
+  std::string message;
+};
+
+bool matches(const std::string& s, const char* pattern) {
+  static thread_local std::unordered_map<const char*, std::regex> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    it = cache.emplace(pattern, std::regex(pattern, std::regex::ECMAScript)).first;
+  }
+  return std::regex_match(s, it->second);
+}
+
+constexpr const char* k_int_decimal = "[-+]?[0-9]+";
+constexpr const char* k_int_octal = "0o[0-7]+";
+constexpr const char* k_int_hex = "0x[0-9a-fA-F]+";
+constexpr const char* k_float = R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)";
+
+// YAML 1.2 core schema resolution of a plain scalar.
+json resolve_plain(const std::string& s) {
+  if (s == "true" || s == "True" || s == "TRUE") {
+    return true;
+  }
+  if (s == "false" || s == "False" || s == "FALSE") {
+    return false;
+  }
+  if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) {
+    return nullptr;
+  }
+  if (matches(s, k_int_decimal)) {
+    std::int64_t v = 0;
+    const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+    const auto [end, ec] = std::from_chars(begin, s.data() + s.size(), v);
+    if (ec == std::errc() && end == s.data() + s.size()) {
+      return v;
+    }
+    std::uint64_t u = 0;
+    const auto [uend, uec] = std::from_chars(begin, s.data() + s.size(), u);
+    if (uec == std::errc() && uend == s.data() + s.size()) {
+      return u;
+    }
+    return std::stod(s);
+  }
+  if (matches(s, k_int_octal) || matches(s, k_int_hex)) {
+    std::uint64_t v = 0;
+    const int base = s[1] == 'o' ? 8 : 16;
+    const auto [end, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v, base);
+    if (ec == std::errc() && end == s.data() + s.size() && v <= static_cast<std::uint64_t>(INT64_MAX)) {
+      return static_cast<std::int64_t>(v);
+    }
+    return s;
+  }
+  if (matches(s, k_float)) {
+    const double d = std::stod(s);
+    if (std::isfinite(d)) {
+      return d;
+    }
+  }
+  return s;
+}
+
+class Converter {
+ public:
+  explicit Converter(SourceMap& positions) : m_positions(positions) {}
+
+  json convert(const YAML::Node& node, const json::json_pointer& ptr) {
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        return nullptr;
+      case YAML::NodeType::Scalar: {
+        const std::string& tag = node.Tag();
+        if (tag == "!" || tag == "tag:yaml.org,2002:str") {
+          return node.Scalar();
+        }
+        return resolve_plain(node.Scalar());
+      }
+      case YAML::NodeType::Sequence: {
+        json out = json::array();
+        std::size_t i = 0;
+        for (const auto& element : node) {
+          const auto child = ptr / i++;
+          const SourcePosition at = position_of(element.Mark());
+          m_positions.add(child, at, at);
+          out.push_back(convert(element, child));
+        }
+        return out;
+      }
+      case YAML::NodeType::Map: {
+        json out = json::object();
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          const YAML::Node& key = it->first;
+          const YAML::Node& value = it->second;
+          const SourcePosition key_at = position_of(key.Mark());
+          if (!key.IsScalar()) {
+            throw YamlFailure{key_at, "mapping keys must be strings"};
+          }
+          const std::string& name = key.Scalar();
+          if (out.contains(name)) {
+            const auto first = m_positions.key(ptr / name);
+            throw YamlFailure{key_at, fmt::format("mapping key \"{}\" already defined at line {}", name,
+                                                  first ? first->line : key_at.line)};
+          }
+          SourcePosition value_at = position_of(value.Mark());
+          // An empty value ("key:" then a new line) has no token of its own:
+          // yaml-cpp marks the next one, so point at the key instead.
+          if (value.IsNull() && value_at.line != key_at.line) {
+            value_at = key_at;
+          }
+          const auto child = ptr / name;
+          m_positions.add(child, key_at, value_at);
+          out[name] = convert(value, child);
+        }
+        return out;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  SourceMap& m_positions;
+};
+
+// ---- emitting -------------------------------------------------------------------
+
+bool looks_like_number_or_date(const std::string& s) {
+  const char c = s[0];
+  if (!(std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.')) {
+    return false;
+  }
+  // YAML 1.1 readers (go-yaml v2, used by kubectl) also take sexagesimal
+  // numbers, underscores and timestamps; quote anything close to those.
+  const bool numeric_chars = std::all_of(s.begin(), s.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) != 0 ||
+           std::string_view("xXoO._:+-eE").find(ch) != std::string_view::npos;
+  });
+  return numeric_chars || matches(s, R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?)");
+}
+
+bool is_reserved_word(const std::string& s) {
+  std::string lower(s);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  static const char* const k_words[] = {"true", "false", "yes", "no",   "on",    "off",  "y",
+                                        "n",    "null",  "~",   ".inf", "-.inf", ".nan", "<<"};
+  return std::any_of(std::begin(k_words), std::end(k_words), [&](const char* w) { return lower == w; });
+}
+
+bool plain_safe(const std::string& s) {
+  if (s.empty() || is_reserved_word(s) || looks_like_number_or_date(s)) {
+    return false;
+  }
+  if (std::string_view("-?:,[]{}#&*!|>'\"%@` \t").find(s.front()) != std::string_view::npos) {
+    return false;
+  }
+  if (s.back() == ' ' || s.back() == ':' || s.back() == '\t') {
+    return false;
+  }
+  for (const char ch : s) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+      return false;
+    }
+  }
+  return s.find(": ") == std::string::npos && s.find(" #") == std::string::npos;
+}
+
+std::string scalar_text(const json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    if (plain_safe(s)) {
+      return s;
+    }
+    return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (v.is_object()) {
+    return "{}";
+  }
+  if (v.is_array()) {
+    return "[]";
+  }
+  return v.dump();
+}
+
+void emit_sequence(const json& array, std::size_t indent, std::string& out, bool first_inline);
+
+void emit_mapping(const json& object, std::size_t indent, std::string& out, bool first_inline) {
+  bool first = true;
+  for (const auto& [key, value] : object.items()) {
+    if (!(first && first_inline)) {
+      out.append(indent, ' ');
+    }
+    first = false;
+    out += scalar_text(json(key));
+    out += ':';
+    if (value.is_object() && !value.empty()) {
+      out += '\n';
+      emit_mapping(value, indent + 2, out, false);
+    } else if (value.is_array() && !value.empty()) {
+      out += '\n';
+      emit_sequence(value, indent, out, false);
+    } else {
+      out += ' ';
+      out += scalar_text(value);
+      out += '\n';
+    }
+  }
+}
+
+void emit_sequence(const json& array, std::size_t indent, std::string& out, bool first_inline) {
+  bool first = true;
+  for (const auto& element : array) {
+    if (!(first && first_inline)) {
+      out.append(indent, ' ');
+    }
+    first = false;
+    out += "- ";
+    if (element.is_object() && !element.empty()) {
+      emit_mapping(element, indent + 2, out, true);
+    } else if (element.is_array() && !element.empty()) {
+      emit_sequence(element, indent + 2, out, true);
+    } else {
+      out += scalar_text(element);
+      out += '\n';
+    }
+  }
+}
+
+}  // namespace
+
+void SourceMap::add(const nlohmann::json::json_pointer& pointer, SourcePosition key, SourcePosition value) {
+  m_entries[pointer.to_string()] = {key, value};
+}
+
+std::optional<SourcePosition> SourceMap::key(const nlohmann::json::json_pointer& pointer) const {
+  const auto it = m_entries.find(pointer.to_string());
+  if (it == m_entries.end()) {
+    return std::nullopt;
+  }
+  return it->second.first;
+}
+
+std::optional<SourcePosition> SourceMap::value(const nlohmann::json::json_pointer& pointer) const {
+  const auto it = m_entries.find(pointer.to_string());
+  if (it == m_entries.end()) {
+    return std::nullopt;
+  }
+  return it->second.second;
+}
+
+SourcePosition SourceMap::nearest(nlohmann::json::json_pointer pointer, bool want_key) const {
+  while (true) {
+    const auto it = m_entries.find(pointer.to_string());
+    if (it != m_entries.end()) {
+      return want_key ? it->second.first : it->second.second;
+    }
+    if (pointer.empty()) {
+      return {};
+    }
+    pointer.pop_back();
+  }
+}
+
+Result<std::vector<YamlDocument>> parse_yaml_stream(std::string_view text) {
+  std::vector<YAML::Node> nodes;
+  try {
+    nodes = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    const SourcePosition at = position_of(e.mark);
+    return Error(ErrorCode::invalid, fmt::format("malformed YAML: {}", e.msg))
+        .with_causes(
+            {FieldCause{{}, fmt::format("malformed YAML: {}", e.msg), fmt::format("{}:{}", at.line, at.column), {}}});
+  }
+  std::vector<YamlDocument> documents;
+  for (const auto& node : nodes) {
+    if (node.IsNull() || !node.IsDefined()) {
+      continue;
+    }
+    YamlDocument doc;
+    doc.start = position_of(node.Mark());
+    doc.positions.add(json::json_pointer(""), doc.start, doc.start);
+    try {
+      Converter converter(doc.positions);
+      doc.value = converter.convert(node, json::json_pointer(""));
+    } catch (const YamlFailure& failure) {
+      const std::string message = fmt::format("malformed YAML: {}", failure.message);
+      return Error(ErrorCode::invalid, message)
+          .with_causes(
+              {FieldCause{{}, message, fmt::format("{}:{}", failure.position.line, failure.position.column), {}}});
+    }
+    documents.push_back(std::move(doc));
+  }
+  return documents;
+}
+
+std::string to_yaml(const nlohmann::json& value) {
+  std::string out;
+  if (value.is_object() && !value.empty()) {
+    emit_mapping(value, 0, out, false);
+  } else if (value.is_array() && !value.empty()) {
+    emit_sequence(value, 0, out, false);
+  } else {
+    out = scalar_text(value) + "\n";
+  }
+  return out;
+}
+
+std::string to_yaml_stream(const std::vector<nlohmann::json>& values) {
+  std::string out;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += "---\n";
+    }
+    out += to_yaml(values[i]);
+  }
+  return out;
+}
+
+}  // namespace gpuorch::model
