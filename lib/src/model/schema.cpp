@@ -121,6 +121,16 @@ class Validator {
     if (!check_type(s, v, path, ptr)) {
       return;
     }
+    if (!m_options.check_constraints) {
+      if (v.is_array() && s.items) {
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          check(*s.items, v[i], field_path_index(path, i), ptr / i);
+        }
+      } else if (v.is_object()) {
+        check_object(s, v, path, ptr);
+      }
+      return;
+    }
     if (!s.enum_values.empty() && std::find(s.enum_values.begin(), s.enum_values.end(), v) == s.enum_values.end()) {
       add(path, fmt::format("must be one of {}, got {}", joined_enum(s.enum_values), describe_json_value(v)),
           k_reason_not_supported, ptr, MarkTarget::value);
@@ -142,14 +152,7 @@ class Validator {
  private:
   void add(const std::string& path, std::string message, std::string_view reason, const json::json_pointer& ptr,
            MarkTarget target) {
-    FieldCause cause;
-    cause.field = path;
-    cause.message = std::move(message);
-    cause.reason = std::string(reason);
-    if (m_options.locate) {
-      cause.location = m_options.locate(ptr, target);
-    }
-    m_causes.push_back(std::move(cause));
+    m_causes.push_back(located_cause(m_options, path, std::move(message), reason, ptr, target));
   }
 
   bool check_type(const Schema& s, const json& v, const std::string& path, const json::json_pointer& ptr) {
@@ -295,7 +298,7 @@ class Validator {
       }
     }
     for (const auto& name : s.required) {
-      if (!v.contains(name)) {
+      if (m_options.check_constraints && !v.contains(name)) {
         add(field_path_child(path, name), "required field is missing", k_reason_required, ptr, MarkTarget::value);
       }
     }
@@ -747,6 +750,18 @@ std::string field_path_index(std::string_view parent, std::size_t index) {
 
 std::string field_path_key(std::string_view parent, std::string_view key) {
   return fmt::format("{}[{}]", parent, key);
+}
+
+FieldCause located_cause(const ValidateOptions& options, std::string path, std::string message, std::string_view reason,
+                         const nlohmann::json::json_pointer& pointer, MarkTarget target) {
+  FieldCause cause;
+  cause.field = std::move(path);
+  cause.message = std::move(message);
+  cause.reason = std::string(reason);
+  if (options.locate) {
+    cause.location = options.locate(pointer, target);
+  }
+  return cause;
 }
 
 std::string describe_json_value(const nlohmann::json& value) {

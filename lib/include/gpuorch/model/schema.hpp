@@ -28,6 +28,10 @@ struct ValidateOptions {
   /// Fields that the schema does not declare are errors (`kubectl --validate=strict`).
   /// When false they are accepted silently (the API server prunes them).
   bool reject_unknown_fields = true;
+  /// When false only types (and unknown fields) are checked: bounds, enums,
+  /// lengths, patterns and required fields are not. Decoders use this to read
+  /// objects that are well-typed but would not pass validation.
+  bool check_constraints = true;
   /// Field path of the validated value inside its document ("" for the root, "spec", ...).
   std::string path;
   /// JSON Pointer of the validated value inside its document (for `locate`).
@@ -145,6 +149,11 @@ std::string field_path_child(std::string_view parent, std::string_view name);
 std::string field_path_index(std::string_view parent, std::size_t index);
 /// ... for a map entry ("spec.nodeSelector", "gpu" -> "spec.nodeSelector[gpu]").
 std::string field_path_key(std::string_view parent, std::string_view key);
+
+/// A cause for `path` whose location comes from `options.locate` (when set).
+/// For checks outside the schema that must report positions like it does.
+FieldCause located_cause(const ValidateOptions& options, std::string path, std::string message, std::string_view reason,
+                         const nlohmann::json::json_pointer& pointer, MarkTarget target);
 
 /// How a JSON value reads in an error message: `"four"`, `1.5`, `an object`, `null`.
 std::string describe_json_value(const nlohmann::json& value);
