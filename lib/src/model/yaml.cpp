@@ -111,8 +111,8 @@ class Converter {
       case YAML::NodeType::Map: {
         json out = json::object();
         for (auto it = node.begin(); it != node.end(); ++it) {
-          const YAML::Node& key = it->first;
-          const YAML::Node& value = it->second;
+          const YAML::Node key = it->first;  // copies: GCC 12 flags references into the proxy pair
+          const YAML::Node value = it->second;
           const SourcePosition key_at = position_of(key.Mark());
           if (!key.IsScalar()) {
             throw YamlFailure{key_at, "mapping keys must be strings"};
