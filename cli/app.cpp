@@ -135,6 +135,14 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   for (const auto& command : command_table()) {
     command.setup(*app, ctx);
   }
+  // kubectl's words in --help: "Usage: gpuorch [OPTIONS] COMMAND", "Commands:".
+  app->get_formatter()->label("SUBCOMMAND", "COMMAND");
+  app->get_formatter()->label("SUBCOMMANDS", "COMMANDS");
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_group() == "Subcommands") {
+      sub->group("Commands");
+    }
+  }
   return app;
 }
 

@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include <gpuorch/version.hpp>
+#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -55,6 +55,16 @@ struct CaseFile {
   std::vector<Section> inputs;  ///< stdin and file sections, in file order
   std::optional<std::string> stdout_text;
   std::optional<std::string> stderr_text;
+};
+
+/// The build information of the binary under test, read from the binary
+/// itself (`gpuorch version -o json`), so the masks always match what it
+/// prints even when the runner was built from another configuration.
+struct BuildInfo {
+  std::string version;
+  std::string commit;
+  std::string compiler;
+  std::string build_type;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -375,6 +385,28 @@ RunResult run_binary(const std::string& binary, const std::vector<std::string>& 
   return result;
 }
 
+BuildInfo query_build_info(const std::string& binary, const std::vector<std::string>& env_entries) {
+  const RunResult r = run_binary(binary, {"gpuorch", "version", "-o", "json"}, env_entries, "", 30);
+  BuildInfo info;
+  if (r.exit_code != 0) {
+    die("cannot read the build information: gpuorch version -o json exited " + std::to_string(r.exit_code) + "\n" +
+        r.err);
+  }
+  try {
+    const auto json = nlohmann::json::parse(r.out);
+    info.version = json.at("gitVersion").get<std::string>();
+    if (info.version.starts_with("v")) {
+      info.version.erase(0, 1);
+    }
+    info.commit = json.at("gitCommit").get<std::string>();
+    info.compiler = json.at("compiler").get<std::string>();
+    info.build_type = json.at("buildType").get<std::string>();
+  } catch (const std::exception& e) {
+    die(std::string("cannot read the build information from gpuorch version -o json: ") + e.what());
+  }
+  return info;
+}
+
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
 }
@@ -412,16 +444,18 @@ void mask_all(std::string& text, const std::string& value, const std::string& pl
 
 /// Makes output independent of the build and the machine: build information
 /// (so goldens do not change with every commit or preset) and temp paths.
-std::string mask(std::string text, const std::string& home, const std::string& source_dir) {
+std::string mask(std::string text, const std::string& home, const std::string& source_dir, const BuildInfo& build) {
   mask_all(text, home, "@HOME@");
   mask_all(text, source_dir, "@SRCDIR@");
-  mask_word(text, gpuorch::build_info::k_compiler, "@COMPILER@");
-  if (std::string_view(gpuorch::build_info::k_git_commit) != "unknown") {
-    mask_word(text, gpuorch::build_info::k_git_commit, "@GIT_COMMIT@");
+  mask_word(text, build.compiler, "@COMPILER@");
+  if (build.commit != "unknown") {
+    mask_word(text, build.commit, "@GIT_COMMIT@");
   }
-  mask_word(text, gpuorch::build_info::k_build_type, "@BUILD_TYPE@");
-  mask_word(text, gpuorch::build_info::k_version, "@VERSION@");
-  mask_word(text, std::string("v") + gpuorch::build_info::k_version, "v@VERSION@");
+  mask_word(text, build.build_type, "@BUILD_TYPE@");
+  mask_word(text, build.version, "@VERSION@");
+  if (!build.version.empty()) {
+    mask_word(text, "v" + build.version, "v@VERSION@");
+  }
   return text;
 }
 
@@ -598,6 +632,7 @@ int main(int argc, char** argv) {
     expand(a, home, source_dir);
   }
 
+  const BuildInfo build = query_build_info(binary, env_entries);
   const RunResult r = run_binary(binary, args, env_entries, stdin_text, c.timeout_seconds);
   fs::remove_all(home);
 
@@ -611,8 +646,8 @@ int main(int argc, char** argv) {
               << r.err;
     return 1;
   }
-  const std::string out = mask(r.out, home, source_dir);
-  const std::string err = mask(r.err, home, source_dir);
+  const std::string out = mask(r.out, home, source_dir, build);
+  const std::string err = mask(r.err, home, source_dir, build);
 
   if (update) {
     const std::string text = render_case(c, r, out, err, case_path);
