@@ -1,8 +1,11 @@
 #!/usr/bin/env zsh
-# Drives the zsh completion script in real zsh with compinit loaded. The
-# completion builtins only work inside a live completion widget, so compadd and
-# _files are replaced by functions that record what _gpuorch hands them; words
-# and CURRENT are set as zsh sets them for a widget.
+# Drives the zsh completion script in real zsh, three ways:
+# 1. installed in $fpath and bound by compinit, called with words/CURRENT set as
+#    for a widget and recording stand-ins for compadd and _files (exact checks,
+#    including file completion and descriptions);
+# 2. sourced into a shell, registering itself with compdef;
+# 3. in a live interactive zsh on a pseudo-terminal (zpty): real TAB presses
+#    through the real completion system and the real compadd builtin.
 #   zsh -f zsh_test.zsh PATH/TO/gpuorch
 emulate -L zsh
 setopt err_return no_unset pipe_fail 2>/dev/null || true
@@ -96,6 +99,40 @@ unset '_comps[gpuorch]'
 source <(gpuorch completion zsh)
 [[ ${_comps[gpuorch]-} == _gpuorch ]] || fail "sourcing did not register _gpuorch with compdef (got '${_comps[gpuorch]-}')"
 (( $+functions[_gpuorch] )) || fail "sourcing did not define _gpuorch"
+
+# 3. In a live interactive zsh on a pseudo-terminal (zpty): a real TAB through
+# the real completion system, with the real compadd builtin. A wrapper around
+# compadd records the matches it accepted (and its status) to a file.
+zmodload zsh/zpty
+live_out=$tmp/live.out
+zpty gpuorch_live "zsh -f -i"
+zpty -w gpuorch_live "PS1='%% '; path=(${(q)tmp}/bin \$path); fpath=(${(q)tmp}/fpath \$fpath); autoload -Uz compinit; compinit -u -d ${(q)tmp}/zcompdump.live"
+zpty -w gpuorch_live "compadd() { builtin compadd \"\$@\"; local rc=\$?; local -a m; builtin compadd -O m \"\$@\"; print -rl -- \"rc=\$rc\" \$m END >> ${(q)live_out}; return rc }"
+
+# live_expect LINE [CANDIDATE...]: typing LINE and TAB makes compadd accept exactly these.
+live_expect() {
+  local line=$1; shift
+  rm -f $live_out
+  zpty -w -n gpuorch_live $'\C-u'"$line"$'\t'
+  integer i
+  for (( i = 0; i < 200; i++ )); do
+    [[ -f $live_out && "$(<$live_out)" == *END ]] && break
+    sleep 0.05
+  done
+  local got want="rc=0|${(j:|:)@}|END"
+  [[ -f $live_out ]] && got=${(j:|:)${(f)"$(<$live_out)"}}
+  if [[ $got != $want ]]; then
+    fail "live '$line': expected [$want], got [${got:-nothing within 10 s}]"
+  else
+    print -r -- "ok (live): '$line' -> [$got]"
+  fi
+}
+
+live_expect "gpuorch ver" version
+live_expect "gpuorch version -o " json yaml
+live_expect "gpuorch completion " bash zsh fish
+live_expect "gpuorch -n ml version --output=y" --output=yaml
+zpty -d gpuorch_live
 
 if (( failures )); then
   print -r -- "$failures zsh completion check(s) failed"
