@@ -3,6 +3,7 @@
 #include <string>
 
 #include <gpuorch/model/crd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -16,7 +17,7 @@ struct CrdOptions {
 
 int run_crd(Context& ctx, const CrdOptions& opts) {
   if (opts.output == "json") {
-    ctx.io.out << model::workload_crd().dump(4) << '\n';
+    ctx.io.out << model::workload_crd().dump(4, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   } else {
     ctx.io.out << model::workload_crd_yaml();
   }

@@ -70,7 +70,9 @@ int run_validate(Context& ctx, const ValidateOptions& opts) {
     for (const auto& r : results) {
       list.push_back(result_json(r));
     }
-    ctx.io.out << nlohmann::json{{"valid", all_valid}, {"results", std::move(list)}}.dump(4) << '\n';
+    ctx.io.out << nlohmann::json{{"valid", all_valid}, {"results", std::move(list)}}.dump(
+                      4, ' ', false, nlohmann::json::error_handler_t::replace)
+               << '\n';
     return all_valid ? k_exit_ok : k_exit_usage;
   }
 

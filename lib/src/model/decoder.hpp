@@ -187,7 +187,7 @@ class Decoder {
  private:
   void range_error(const std::string& path, const nlohmann::json& got, bool is_int32) {
     causes.push_back(FieldCause{path,
-                                fmt::format("must fit in a {}-bit integer, got {}", is_int32 ? 32 : 64, got.dump()),
+                                fmt::format("must fit in a {}-bit integer, got {}", is_int32 ? 32 : 64, json_text(got)),
                                 {},
                                 "FieldValueInvalid"});
   }

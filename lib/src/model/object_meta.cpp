@@ -79,7 +79,7 @@ std::string with_value(const std::string& error, const std::string& value) {
   if (error.find(", got ") != std::string::npos) {
     return error;
   }
-  return fmt::format("{}, got {}", error, json(value).dump());
+  return fmt::format("{}, got {}", error, json_text(value));
 }
 
 }  // namespace
@@ -251,13 +251,13 @@ void validate_label_map(const nlohmann::json& labels, const ValidateOptions& opt
   for (const auto& [key, value] : labels.items()) {
     const auto ptr = options.pointer / key;
     if (const std::string e = check_qualified_name(key); !e.empty()) {
-      out.push_back(located_cause(options, options.path, fmt::format("invalid key {}: {}", json(key).dump(), e),
+      out.push_back(located_cause(options, options.path, fmt::format("invalid key {}: {}", json_text(key), e),
                                   "FieldValueInvalid", ptr, MarkTarget::key));
     }
     if (value.is_string()) {
       if (const std::string e = check_label_value(value.get<std::string>()); !e.empty()) {
         out.push_back(located_cause(options, field_path_key(options.path, key),
-                                    fmt::format("invalid value {}: {}", value.dump(), e), "FieldValueInvalid", ptr,
+                                    fmt::format("invalid value {}: {}", json_text(value), e), "FieldValueInvalid", ptr,
                                     MarkTarget::value));
       }
     }
@@ -314,7 +314,7 @@ std::vector<FieldCause> validate_object_meta(const nlohmann::json& meta, const V
     const auto o = child("annotations");
     for (const auto& [key, value] : annotations->items()) {
       if (const std::string e = check_qualified_name(key); !e.empty()) {
-        out.push_back(located_cause(o, o.path, fmt::format("invalid key {}: {}", json(key).dump(), e),
+        out.push_back(located_cause(o, o.path, fmt::format("invalid key {}: {}", json_text(key), e),
                                     "FieldValueInvalid", o.pointer / key, MarkTarget::key));
       }
     }

@@ -98,7 +98,7 @@ std::string joined_enum(const std::vector<json>& values) {
     if (!out.empty()) {
       out += ", ";
     }
-    out += v.dump();
+    out += json_text(v);
   }
   return out;
 }
@@ -187,7 +187,7 @@ class Validator {
 
   void check_number(const Schema& s, const json& v, const std::string& path, const json::json_pointer& ptr) {
     const double d = v.get<double>();
-    const std::string got = v.dump();
+    const std::string got = json_text(v);
     if (s.format == "int32" &&
         (d < std::numeric_limits<std::int32_t>::min() || d > std::numeric_limits<std::int32_t>::max())) {
       add(path, fmt::format("must fit in a 32-bit integer, got {}", got), k_reason_invalid, ptr, MarkTarget::value);
@@ -230,13 +230,13 @@ class Validator {
     if (!s.pattern.empty()) {
       const std::regex* re = compiled(s.pattern);
       if (re != nullptr && !std::regex_search(v, *re)) {
-        add(path, fmt::format("must match the regular expression {}, got {}", json(s.pattern).dump(), json(v).dump()),
+        add(path, fmt::format("must match the regular expression {}, got {}", json_text(s.pattern), json_text(v)),
             k_reason_invalid, ptr, MarkTarget::value);
         return;
       }
     }
     if (s.format == "date-time" && !parse_time(v).ok()) {
-      add(path, fmt::format("must be an RFC 3339 date-time such as \"2024-05-01T12:00:00Z\", got {}", json(v).dump()),
+      add(path, fmt::format("must be an RFC 3339 date-time such as \"2024-05-01T12:00:00Z\", got {}", json_text(v)),
           k_reason_invalid, ptr, MarkTarget::value);
     }
   }
@@ -274,7 +274,7 @@ class Validator {
         std::string shown;
         for (const auto& name : s.list_map_keys) {
           key.push_back(v[i].contains(name) ? v[i][name] : json());
-          shown += fmt::format("{}{}={}", shown.empty() ? "" : ", ", name, key.back().dump());
+          shown += fmt::format("{}{}={}", shown.empty() ? "" : ", ", name, json_text(key.back()));
         }
         if (!seen.insert(key).second) {
           add(field_path_index(path, i), fmt::format("duplicate entry with {}", shown), k_reason_duplicate, ptr / i,
@@ -294,7 +294,7 @@ class Validator {
                  (s.embedded_resource && (key == "apiVersion" || key == "kind" || key == "metadata"))) {
         continue;
       } else if (m_options.reject_unknown_fields) {
-        add(path, fmt::format("unknown field {}", json(key).dump()), k_reason_unknown, ptr / key, MarkTarget::key);
+        add(path, fmt::format("unknown field {}", json_text(key)), k_reason_unknown, ptr / key, MarkTarget::key);
       }
     }
     for (const auto& name : s.required) {
@@ -329,7 +329,7 @@ class Reader {
           fail(at,
                fmt::format("must be one of \"object\", \"array\", \"string\", \"integer\", \"number\", \"boolean\", "
                            "got {}",
-                           value.dump()));
+                           json_text(value)));
         }
       } else if (key == "format") {
         s.format = text(value, at);
@@ -380,7 +380,7 @@ class Reader {
       } else if (key == "pattern") {
         s.pattern = text(value, at);
         if (compiled(s.pattern) == nullptr) {
-          fail(at, fmt::format("invalid regular expression {}", value.dump()));
+          fail(at, fmt::format("invalid regular expression {}", json_text(value)));
         }
       } else if (key == "default") {
         s.default_value = value;
@@ -764,6 +764,10 @@ FieldCause located_cause(const ValidateOptions& options, std::string path, std::
   return cause;
 }
 
+std::string json_text(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string describe_json_value(const nlohmann::json& value) {
   switch (value.type()) {
     case json::value_t::object:
@@ -773,7 +777,7 @@ std::string describe_json_value(const nlohmann::json& value) {
     case json::value_t::null:
       return "null";
     default:
-      return value.dump();
+      return json_text(value);
   }
 }
 

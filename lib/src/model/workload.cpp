@@ -228,10 +228,16 @@ void check_env(const json& spec, const ValidateOptions& spec_options, std::vecto
     const std::string name = item["name"].get<std::string>();
     if (!seen.insert(name).second) {
       const std::string path = field_path_child(field_path_index(env_options.path, i), "name");
-      out.push_back(located_cause(env_options, path, fmt::format("duplicate name {}", json(name).dump()),
+      out.push_back(located_cause(env_options, path, fmt::format("duplicate name {}", json_text(name)),
                                   "FieldValueDuplicate", env_options.pointer / i / "name", MarkTarget::value));
     }
   }
+}
+
+// The string at `key`, or "" when absent or not a string (the schema reports those).
+std::string string_member(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 void check_tolerations(const json& spec, const ValidateOptions& spec_options, std::vector<FieldCause>& out) {
@@ -247,10 +253,10 @@ void check_tolerations(const json& spec, const ValidateOptions& spec_options, st
     }
     const std::string at = field_path_index(list.path, i);
     const auto ptr = list.pointer / i;
-    const std::string key = t.value("key", json("")).is_string() ? t.value("key", std::string()) : std::string();
-    const std::string op = t.value("operator", json("")).is_string() ? t.value("operator", std::string()) : "";
-    const std::string value = t.value("value", json("")).is_string() ? t.value("value", std::string()) : "";
-    const std::string effect = t.value("effect", json("")).is_string() ? t.value("effect", std::string()) : "";
+    const std::string key = string_member(t, "key");
+    const std::string op = string_member(t, "operator");
+    const std::string value = string_member(t, "value");
+    const std::string effect = string_member(t, "effect");
     if (key.empty() && op != "Exists") {
       out.push_back(located_cause(list, field_path_child(at, "operator"),
                                   "must be Exists when key is empty (to tolerate every taint)", k_reason_invalid,
@@ -258,7 +264,7 @@ void check_tolerations(const json& spec, const ValidateOptions& spec_options, st
     }
     if (op == "Exists" && !value.empty()) {
       out.push_back(located_cause(list, field_path_child(at, "value"),
-                                  fmt::format("must be empty when operator is Exists, got {}", json(value).dump()),
+                                  fmt::format("must be empty when operator is Exists, got {}", json_text(value)),
                                   k_reason_invalid, ptr / "value", MarkTarget::value));
     }
     if (t.contains("tolerationSeconds") && !t["tolerationSeconds"].is_null() && effect != "NoExecute") {
@@ -269,8 +275,8 @@ void check_tolerations(const json& spec, const ValidateOptions& spec_options, st
     if (!key.empty()) {
       if (const std::string e = check_qualified_name(key); !e.empty()) {
         out.push_back(located_cause(list, field_path_child(at, "key"),
-                                    fmt::format("invalid key {}: {}", json(key).dump(), e), k_reason_invalid,
-                                    ptr / "key", MarkTarget::value));
+                                    fmt::format("invalid key {}: {}", json_text(key), e), k_reason_invalid, ptr / "key",
+                                    MarkTarget::value));
       }
     }
   }
@@ -449,14 +455,14 @@ Result<Workload> workload_from_json(const nlohmann::json& input) {
   const std::string api_version = d.str(doc, "apiVersion", "");
   if (!api_version.empty() && api_version != k_api_version) {
     d.causes.push_back(FieldCause{"apiVersion",
-                                  fmt::format("must be \"{}\", got {}", k_api_version, json(api_version).dump()),
+                                  fmt::format("must be \"{}\", got {}", k_api_version, json_text(api_version)),
                                   {},
                                   std::string(k_reason_invalid)});
   }
   const std::string kind = d.str(doc, "kind", "");
   if (!kind.empty() && kind != k_workload_kind) {
     d.causes.push_back(FieldCause{"kind",
-                                  fmt::format("must be \"{}\", got {}", k_workload_kind, json(kind).dump()),
+                                  fmt::format("must be \"{}\", got {}", k_workload_kind, json_text(kind)),
                                   {},
                                   std::string(k_reason_invalid)});
   }
@@ -547,7 +553,7 @@ Result<Workload> workload_from_json(const nlohmann::json& input) {
           d.causes.push_back(FieldCause{"status.phase",
                                         fmt::format("must be one of Pending, Scheduling, Scheduled, Running, "
                                                     "Succeeded, Failed, got {}",
-                                                    json(phase).dump()),
+                                                    json_text(phase)),
                                         {},
                                         "FieldValueNotSupported"});
         }

@@ -1,5 +1,7 @@
 #include <gpuorch/model/yaml.hpp>
 
+#include <gpuorch/model/schema.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -199,7 +201,7 @@ std::string scalar_text(const json& v) {
   if (v.is_array()) {
     return "[]";
   }
-  return v.dump();
+  return json_text(v);
 }
 
 void emit_sequence(const json& array, std::size_t indent, std::string& out, bool first_inline);

@@ -200,3 +200,34 @@ TEST_CASE("the local file system reads files and lists directories") {
 }
 
 }  // namespace gpuorch::model
+
+namespace gpuorch::model {
+
+TEST_CASE("mangled manifests never throw or crash the validator") {
+  // Every truncation of a real manifest, and versions with bytes replaced by
+  // YAML indicators, tabs, NUL and invalid UTF-8: each must end in results or
+  // errors, never an exception.
+  const std::string base = std::string(k_valid) +
+                           "  resources: {cpu: \"8\", memory: 64Gi}\n  env:\n  - name: A\n    value: b\n---\n" +
+                           k_valid;
+  const char replacements[] = {':', '-', '[', '{', '"', '\'', '\t', '\0', '\xff', '#', '&', '*', '!', '|'};
+  std::size_t runs = 0;
+  for (std::size_t cut = 0; cut <= base.size(); ++cut) {
+    CHECK_NOTHROW(validate_manifest_inputs({ManifestInput{"x", {{"x.yaml", base.substr(0, cut)}}, std::nullopt}}));
+    ++runs;
+  }
+  for (std::size_t at = 0; at < base.size(); at += 3) {
+    for (const char c : replacements) {
+      std::string text = base;
+      text[at] = c;
+      CHECK_NOTHROW(validate_manifest_inputs({ManifestInput{"x", {{"x.yaml", text}, {"x.json", text}}, std::nullopt}}));
+      ++runs;
+    }
+  }
+  CHECK(runs > 1000);
+  // Invalid UTF-8 in a field name is shown with U+FFFD, not thrown.
+  CHECK(validate_text("u.yaml", std::string(k_valid) + "  gpu\xff: 1\n") ==
+        std::vector<std::string>{"u.yaml:8:3: spec: unknown field \"gpu\xef\xbf\xbd\""});
+}
+
+}  // namespace gpuorch::model

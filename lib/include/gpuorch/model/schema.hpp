@@ -155,6 +155,10 @@ std::string field_path_key(std::string_view parent, std::string_view key);
 FieldCause located_cause(const ValidateOptions& options, std::string path, std::string message, std::string_view reason,
                          const nlohmann::json::json_pointer& pointer, MarkTarget target);
 
+/// Compact JSON text of a value for messages; invalid UTF-8 (which YAML input
+/// can carry) is replaced instead of throwing.
+std::string json_text(const nlohmann::json& value);
+
 /// How a JSON value reads in an error message: `"four"`, `1.5`, `an object`, `null`.
 std::string describe_json_value(const nlohmann::json& value);
 
