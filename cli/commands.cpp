@@ -10,6 +10,7 @@ std::span<const CommandSpec> command_table() {
       CommandSpec{"validate", setup_validate},
       CommandSpec{"crd", setup_crd},
       CommandSpec{"completion", setup_completion},
+      CommandSpec{"simulate", setup_simulate},
   };
   return k_commands;
 }

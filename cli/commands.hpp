@@ -25,6 +25,7 @@ std::span<const CommandSpec> command_table();
 void setup_version(CLI::App& root, Context& ctx);
 void setup_validate(CLI::App& root, Context& ctx);
 void setup_crd(CLI::App& root, Context& ctx);
+void setup_simulate(CLI::App& root, Context& ctx);
 void setup_completion(CLI::App& root, Context& ctx);
 
 /// The hidden `gpuorch __complete WORD...` the completion scripts call

@@ -462,7 +462,7 @@ std::vector<YAML::Node> objects_of(const std::vector<YAML::Node>& docs) {
       continue;
     }
     const auto kind = kind_of(doc);
-    if (kind.size() > 4 && kind.ends_with("List") && doc["items"] && doc["items"].IsSequence()) {
+    if (kind.ends_with("List") && doc["items"] && doc["items"].IsSequence()) {
       for (const auto& item : doc["items"]) {
         out.push_back(item);
       }

@@ -89,6 +89,9 @@ Result<PackingResult> run_packing(std::span<const NodeSpec> nodes, std::span<con
   if (!(options.inflate > 0) || options.inflate > 100) {
     return Error(ErrorCode::usage, fmt::format("--inflate must be in (0, 100], got {}", options.inflate));
   }
+  if (!(options.curve_step > 0)) {
+    return Error(ErrorCode::usage, "the curve step must be > 0");
+  }
   GPUORCH_ASSIGN_OR_RETURN(auto state, build_state(nodes));
   const std::int64_t capacity = state.total_gpu_milli();
   if (capacity == 0) {
@@ -142,7 +145,7 @@ Result<PackingResult> run_packing(std::span<const NodeSpec> nodes, std::span<con
   result.curve.push_back(PackingPoint{0.0, 100.0, pct(std::llround(meter.total()), capacity)});
   // 3. Place one at a time, nothing departs.
   std::int64_t arrived = 0;
-  double next_sample = options.curve_step;
+  std::size_t next_step = 1;
   bool reached_100 = false;
   for (std::size_t k = 0; k < order.size(); ++k) {
     const auto& w = workloads[order[k]];
@@ -155,21 +158,18 @@ Result<PackingResult> run_packing(std::span<const NodeSpec> nodes, std::span<con
       ++result.failed;
     }
     const double arrived_pct = pct(arrived, capacity);
-    const bool last = k + 1 == order.size();
-    if (arrived_pct + 1e-9 >= next_sample || last || (!reached_100 && arrived_pct >= 100.0 - 1e-9)) {
-      const PackingPoint point{arrived_pct, 100.0 - pct(state.used_gpu_milli(), capacity),
-                               100.0 * meter.total() / static_cast<double>(capacity)};
-      if (!reached_100 && arrived_pct >= 100.0 - 1e-9) {
-        reached_100 = true;
-        result.unallocated_at_100 = point.unallocated_pct;
-        result.fragmentation_at_100 = point.fragmentation_pct;
-      }
-      if (arrived_pct + 1e-9 >= next_sample || last) {
-        result.curve.push_back(point);
-        while (next_sample <= arrived_pct + 1e-9) {
-          next_sample += options.curve_step;
-        }
-      }
+    const auto unallocated = [&] { return 100.0 - pct(state.used_gpu_milli(), capacity); };
+    const auto fragmentation = [&] { return 100.0 * meter.total() / static_cast<double>(capacity); };
+    if (!reached_100 && arrived_pct >= 100.0 - 1e-9) {
+      reached_100 = true;
+      result.unallocated_at_100 = unallocated();
+      result.fragmentation_at_100 = fragmentation();
+    }
+    // One point per grid step crossed, so that curves of different seeds align.
+    while (static_cast<double>(next_step) * options.curve_step <= arrived_pct + 1e-9) {
+      result.curve.push_back(
+          PackingPoint{static_cast<double>(next_step) * options.curve_step, unallocated(), fragmentation()});
+      ++next_step;
     }
     if (progress && (k & 1023U) == 0) {
       progress(static_cast<double>(k) / static_cast<double>(order.size()));
@@ -178,7 +178,7 @@ Result<PackingResult> run_packing(std::span<const NodeSpec> nodes, std::span<con
   result.final_unallocated = 100.0 - pct(state.used_gpu_milli(), capacity);
   if (!reached_100) {
     result.unallocated_at_100 = result.final_unallocated;
-    result.fragmentation_at_100 = result.curve.back().fragmentation_pct;
+    result.fragmentation_at_100 = 100.0 * meter.total() / static_cast<double>(capacity);
   }
   return result;
 }

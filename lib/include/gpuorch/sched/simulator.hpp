@@ -41,6 +41,8 @@ struct PackingResult {
   double unallocated_at_100 = 0;  ///< unallocated GPU % when arrived first reaches 100 %
   double fragmentation_at_100 = 0;
   double final_unallocated = 0;
+  /// The state each time arrived % first reaches a multiple of curve_step
+  /// (arrived_pct is that multiple), starting with the empty cluster at 0.
   std::vector<PackingPoint> curve;
 };
 
