@@ -450,6 +450,12 @@ std::string mask(std::string text, const std::string& home, const std::string& s
   mask_word(text, build.compiler, "@COMPILER@");
   if (build.commit != "unknown") {
     mask_word(text, build.commit, "@GIT_COMMIT@");
+  } else {
+    // Built outside git (a source tarball): "unknown" is also an ordinary
+    // word, so mask it only where the version output puts the commit.
+    mask_all(text, "(commit unknown)", "(commit @GIT_COMMIT@)");
+    mask_all(text, "\"gitCommit\": \"unknown\"", "\"gitCommit\": \"@GIT_COMMIT@\"");
+    mask_all(text, "gitCommit: unknown", "gitCommit: @GIT_COMMIT@");
   }
   mask_word(text, build.build_type, "@BUILD_TYPE@");
   mask_word(text, build.version, "@VERSION@");
