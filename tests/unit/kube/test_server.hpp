@@ -37,6 +37,7 @@ class TestServer {
   httplib::Server& http() { return *m_server; }
 
   void start() {
+    m_server->set_tcp_nodelay(true);
     m_port = m_server->bind_to_any_port("127.0.0.1");
     m_thread = std::thread([this] { m_server->listen_after_bind(); });
     while (!m_server->is_running()) {
