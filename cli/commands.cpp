@@ -6,8 +6,11 @@ namespace gpuorch::cli {
 
 std::span<const CommandSpec> command_table() {
   static constexpr std::array k_commands{
-      CommandSpec{"version", setup_version},   CommandSpec{"validate", setup_validate},
-      CommandSpec{"crd", setup_crd},           CommandSpec{"completion", setup_completion},
+      CommandSpec{"get", setup_get},
+      CommandSpec{"version", setup_version},
+      CommandSpec{"validate", setup_validate},
+      CommandSpec{"crd", setup_crd},
+      CommandSpec{"completion", setup_completion},
       CommandSpec{"simulate", setup_simulate},
   };
   return k_commands;

@@ -26,6 +26,7 @@ void setup_version(CLI::App& root, Context& ctx);
 void setup_validate(CLI::App& root, Context& ctx);
 void setup_crd(CLI::App& root, Context& ctx);
 void setup_simulate(CLI::App& root, Context& ctx);
+void setup_get(CLI::App& root, Context& ctx);
 void setup_completion(CLI::App& root, Context& ctx);
 
 /// The hidden `gpuorch __complete WORD...` the completion scripts call

@@ -457,6 +457,12 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == '.')) {
     detail.pop_back();
   }
+  // "Failed to connect to h port p after 3 ms: ...": the timing only adds noise.
+  if (auto after = detail.find(" after "); after != std::string::npos) {
+    if (auto ms = detail.find(" ms", after); ms != std::string::npos && ms < after + 20) {
+      detail.erase(after, ms + 3 - after);
+    }
+  }
   const auto fail = [&](ErrorCode category, const char* reason, std::string message) {
     return Error(category, std::move(message)).with_http(0, reason);
   };
