@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "completion.hpp"
 #include "exit_codes.hpp"
+#include "kube_completion.hpp"
 #include "logging.hpp"
 #include "signals.hpp"
 
@@ -132,6 +133,7 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   app->fallthrough();  // global flags are accepted after the subcommand too, like kubectl
   app->set_help_all_flag("--help-all", "Print help for every command");
   bind_global_flags(*app, ctx.global);
+  register_kube_completers(ctx, *app);
   for (const auto& command : command_table()) {
     command.setup(*app, ctx);
   }

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "kube_completion.hpp"
 #include "kube_connect.hpp"
 #include "workload_table.hpp"
 
@@ -130,7 +131,9 @@ int run_get(Context& ctx, const GetOptions& opts) {
 void setup_get(CLI::App& root, Context& ctx) {
   auto opts = std::make_shared<GetOptions>();
   auto* cmd = root.add_subcommand("get", "List GPUWorkloads, or show the named ones");
-  cmd->add_option("NAME", opts->names, "Names of GPUWorkloads to show (all in the namespace when none)");
+  register_completer(
+      ctx, cmd->add_option("NAME", opts->names, "Names of GPUWorkloads to show (all in the namespace when none)"),
+      complete_workload_names);
   cmd->add_flag("-A,--all-namespaces", opts->all_namespaces, "List GPUWorkloads across all namespaces");
   cmd->add_option("-l,--selector", opts->selector, "Label selector to filter on, e.g. team=ml,tier!=batch")
       ->type_name("SELECTOR");

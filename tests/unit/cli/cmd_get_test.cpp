@@ -88,6 +88,21 @@ TEST_CASE_FIXTURE(GetFixture, "get prints the table of the context's namespace")
   CHECK(list["items"][0]["metadata"]["name"] == "llama");
 }
 
+TEST_CASE_FIXTURE(GetFixture, "workload names, contexts and clusters are completed") {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Context ctx(Io{in, out, err});
+  CHECK(run_cli(ctx, {"__complete", "--kubeconfig", kubeconfig, "get", "ll"}) == 0);
+  CHECK(out.str() == "llama\tRunning\n:0\n");
+  out.str("");
+  CHECK(run_cli(ctx, {"__complete", "--kubeconfig", kubeconfig, "--context", ""}) == 0);
+  CHECK(out.str() == "t\tcluster t, namespace ml\n:0\n");
+  out.str("");
+  CHECK(run_cli(ctx, {"__complete", "--kubeconfig", kubeconfig, "--cluster", ""}) == 0);
+  CHECK(out.str() == "t\t" + server.url() + "\n:0\n");
+}
+
 TEST_CASE_FIXTURE(GetFixture, "get reports empty lists, missing objects and a missing CRD like kubectl") {
   std::string out;
   std::string err;
