@@ -17,6 +17,7 @@ namespace {
 
 struct ValidateOptions {
   std::vector<std::string> filenames;
+  std::vector<std::string> arguments;  // FILE arguments without -f, as in `gpuorch validate examples/`
   std::string output;
 };
 
@@ -58,7 +59,14 @@ int run_validate(Context& ctx, const ValidateOptions& opts) {
     text << ctx.io.in.rdbuf();
     return text.str();
   };
-  const auto inputs = model::read_manifest_inputs(opts.filenames, model::local_file_system(), read_stdin);
+  std::vector<std::string> paths = opts.filenames;
+  paths.insert(paths.end(), opts.arguments.begin(), opts.arguments.end());
+  if (paths.empty()) {
+    ctx.io.err << "error: must specify -f FILE (a file, a directory, or - for standard input)\n"
+               << "Run '" << ctx.program_name << " validate --help' for usage.\n";
+    return k_exit_usage;
+  }
+  const auto inputs = model::read_manifest_inputs(paths, model::local_file_system(), read_stdin);
   const auto results = model::validate_manifest_inputs(inputs);
   bool all_valid = true;
   for (const auto& r : results) {
@@ -105,8 +113,9 @@ void setup_validate(CLI::App& root, Context& ctx) {
   cmd->add_option("-f,--filename", opts->filenames,
                   "Manifest file, directory of *.yaml/*.yml/*.json, or - for stdin (repeatable)")
       ->type_name("FILE")
-      ->required()
-      ->take_first();
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("FILE", opts->arguments, "Same as -f FILE")->type_name("FILE");
   cmd->add_option("-o,--output", opts->output, "Output format")->type_name("FORMAT")->check(CLI::IsMember({"json"}));
   cmd->callback([&ctx, opts] { ctx.run = [&ctx, opts] { return run_validate(ctx, *opts); }; });
 }
