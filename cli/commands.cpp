@@ -12,6 +12,7 @@ std::span<const CommandSpec> command_table() {
       CommandSpec{"crd", setup_crd},
       CommandSpec{"completion", setup_completion},
       CommandSpec{"simulate", setup_simulate},
+      CommandSpec{"sandbox", setup_sandbox},
   };
   return k_commands;
 }

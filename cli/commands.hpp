@@ -22,6 +22,7 @@ struct CommandSpec {
 /// All subcommands, in the order `gpuorch --help` lists them.
 std::span<const CommandSpec> command_table();
 
+void setup_sandbox(CLI::App& root, Context& ctx);
 void setup_version(CLI::App& root, Context& ctx);
 void setup_validate(CLI::App& root, Context& ctx);
 void setup_crd(CLI::App& root, Context& ctx);

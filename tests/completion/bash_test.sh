@@ -71,7 +71,7 @@ expect() {
     fi
 }
 
-expect "gpuorch " get version validate crd completion simulate
+expect "gpuorch " get version validate crd completion simulate sandbox
 expect "gpuorch ver" version
 expect "gpuorch x" 
 expect "gpuorch completion " bash zsh fish
@@ -87,7 +87,7 @@ expect "gpuorch -v 1" 1
 expect "gpuorch --context prod -n ml ver" version
 expect "gpuorch version --insecure" --insecure-skip-tls-verify
 expect "gpuorch version -o json --ou"
-expect "gpuorch --token secret " get version validate crd completion simulate
+expect "gpuorch --token secret " get version validate crd completion simulate sandbox
 expect "gpuorch --insecure-skip-tls-verify ver" version
 expect "gpuorch -n ml completion b" bash
 
