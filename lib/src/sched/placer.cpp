@@ -25,7 +25,7 @@ Decision Placer::place(const Request& request, const PlaceOptions& options) {
     decision.allocation = Allocation{request.cpu_milli, request.memory_bytes, choice->gpu_mask,
                                      request.gpu_count == 0 ? 0 : request.gpu_milli};
   }
-  if (!decision.placed || options.explain) {
+  if ((!decision.placed && options.summarize_failures) || options.explain) {
     decision.summary = summarize(*m_state, prepared);
   }
   if (options.explain && options.top > 0) {

@@ -150,7 +150,9 @@ Result<PackingResult> run_packing(std::span<const NodeSpec> nodes, std::span<con
   for (std::size_t k = 0; k < order.size(); ++k) {
     const auto& w = workloads[order[k]];
     arrived += w.total_gpu_milli();
-    const auto decision = placer.place(w);
+    PlaceOptions quiet;
+    quiet.summarize_failures = false;
+    const auto decision = placer.place(w, quiet);
     if (decision.placed) {
       ++result.placed;
       meter.node_changed(decision.node);
@@ -275,8 +277,10 @@ Result<ReplayResult> run_replay(std::span<const NodeSpec> nodes, std::span<const
   std::int64_t last_time = t0;
   const auto capacity = state.total_gpu_milli();
 
+  PlaceOptions quiet;
+  quiet.summarize_failures = false;
   const auto try_place = [&](std::size_t i, std::int64_t now) {
-    const auto decision = placer.place(workloads[i]);
+    const auto decision = placer.place(workloads[i], quiet);
     if (!decision.placed) {
       return false;
     }

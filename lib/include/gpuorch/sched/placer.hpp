@@ -38,6 +38,9 @@ struct PlaceOptions {
   bool explain = false;  ///< fill summary and top for placed requests too
   std::size_t top = 5;   ///< how many candidate scores to keep when explaining
   bool commit = true;    ///< take the resources (false: only decide)
+  /// Count the filtered nodes by reason when nothing fits (an O(nodes) scan;
+  /// bulk simulations that do not report reasons turn it off).
+  bool summarize_failures = true;
 };
 
 /// Places requests on a ClusterState with one strategy. The same code decides
