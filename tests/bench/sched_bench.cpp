@@ -237,7 +237,7 @@ void BM_Decisions100kOn10k(benchmark::State& state, const std::string& strategy)
     PlaceOptions options;
     options.summarize_failures = false;  // the linear scan does not count reasons either
     for (const auto& r : reqs) {
-      placed_indexed += placer.place(r, options).placed ? 1 : 0;
+      placed_indexed += placer.place(r, options).placed ? std::size_t{1} : std::size_t{0};
     }
     auto t1 = std::chrono::steady_clock::now();
     placed_linear = place_linear(linear_state, reqs, strategy == "BestFit");
