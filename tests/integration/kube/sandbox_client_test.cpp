@@ -1,0 +1,225 @@
+// The kube client against the real `gpuorch sandbox` process: HTTPS with the
+// sandbox's generated CA and token, read from the kubeconfig it writes.
+#include <gpuorch/kube/client.hpp>
+#include <gpuorch/kube/informer.hpp>
+#include <gpuorch/kube/rest_config.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+using gpuorch::ErrorCode;
+using namespace gpuorch::kube;
+using nlohmann::json;
+
+extern char** environ;  // NOLINT
+
+namespace {
+
+/// Starts `gpuorch sandbox` on a free port and waits for its ready file.
+class SandboxProcess {
+ public:
+  SandboxProcess() {
+    char dir_template[] = "/tmp/gpuorch-sandbox-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    m_dir = dir_template;
+    const auto ready = (m_dir / "ready").string();
+    m_kubeconfig = (m_dir / "kubeconfig").string();
+    std::vector<std::string> args = {GPUORCH_BINARY, "sandbox",          "--port",     "0",       "--ready-file",
+                                     ready,          "--kubeconfig-out", m_kubeconfig, "--nodes", "5"};
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    REQUIRE(::posix_spawn(&m_pid, GPUORCH_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
+    for (int i = 0; i < 2000 && !std::filesystem::exists(ready); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_MESSAGE(std::filesystem::exists(ready), "the sandbox did not become ready");
+  }
+  ~SandboxProcess() {
+    ::kill(m_pid, SIGTERM);
+    ::waitpid(m_pid, nullptr, 0);
+    std::filesystem::remove_all(m_dir);
+  }
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  [[nodiscard]] RestConfig config() const {
+    ConfigOverrides overrides;
+    overrides.kubeconfig = m_kubeconfig;
+    return load_rest_config(overrides, Environment({}), RealFileSystem()).value_or_throw();
+  }
+  [[nodiscard]] std::shared_ptr<Client> client() const {
+    return Client::create(config(), {}, Environment({})).value_or_throw();
+  }
+
+ private:
+  std::filesystem::path m_dir;
+  std::string m_kubeconfig;
+  pid_t m_pid = 0;
+};
+
+SandboxProcess& sandbox() {
+  static SandboxProcess instance;
+  return instance;
+}
+
+json lease(const std::string& name, const std::string& holder) {
+  return json{{"apiVersion", "coordination.k8s.io/v1"},
+              {"kind", "Lease"},
+              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec", {{"holderIdentity", holder}, {"leaseDurationSeconds", 15}}}};
+}
+
+}  // namespace
+
+TEST_CASE("sandbox: the kubeconfig it writes works over verified HTTPS with its token") {
+  const auto config = sandbox().config();
+  CHECK(config.server.rfind("https://127.0.0.1:", 0) == 0);
+  CHECK(!config.ca_pem.empty());
+  CHECK(!config.bearer_token.empty());
+  Request request;
+  request.path = "/version";
+  auto version = sandbox().client()->send(request);
+  REQUIRE_MESSAGE(version.ok(), (version.ok() ? "" : version.error().message()));
+}
+
+TEST_CASE("sandbox: paging through nodes") {
+  ListOptions options;
+  options.limit = 2;
+  auto nodes = sandbox().client()->list_all(resources::nodes(), "", options);
+  REQUIRE_MESSAGE(nodes.ok(), (nodes.ok() ? "" : nodes.error().message()));
+  CHECK((*nodes)["items"].size() == 5);
+}
+
+TEST_CASE("sandbox: create, conflicts, patches, apply, dry-run and delete preconditions") {
+  auto client = sandbox().client();
+  const auto gvr = resources::leases();
+  auto created = client->create(gvr, "default", lease("crud", "a"));
+  REQUIRE_MESSAGE(created.ok(), (created.ok() ? "" : created.error().message()));
+  const auto uid = (*created)["metadata"]["uid"].get<std::string>();
+  const auto rv = (*created)["metadata"]["resourceVersion"].get<std::string>();
+
+  auto again = client->create(gvr, "default", lease("crud", "a"));
+  REQUIRE(!again.ok());
+  CHECK(again.error().code() == ErrorCode::conflict);
+  CHECK(again.error().reason() == "AlreadyExists");
+
+  auto update = *created;
+  update["spec"]["holderIdentity"] = "b";
+  CHECK(client->update(gvr, "default", update).ok());
+  auto stale = client->update(gvr, "default", update);  // still carries the old resourceVersion
+  REQUIRE(!stale.ok());
+  CHECK(stale.error().code() == ErrorCode::conflict);
+  CHECK(stale.error().reason() == "Conflict");
+
+  CHECK(client->patch(gvr, "default", "crud", PatchType::merge, R"({"spec":{"holderIdentity":"c"}})").ok());
+  CHECK(client
+            ->patch(gvr, "default", "crud", PatchType::json,
+                    R"([{"op":"replace","path":"/spec/leaseDurationSeconds","value":30}])")
+            .ok());
+  auto got = client->get(gvr, "default", "crud").value_or_throw();
+  CHECK(got["spec"]["holderIdentity"] == "c");
+  CHECK(got["spec"]["leaseDurationSeconds"] == 30);
+  CHECK(got["metadata"]["resourceVersion"] != rv);
+
+  WriteOptions apply;
+  apply.field_manager = "gpuorch-test";
+  apply.force = true;
+  CHECK(client->apply(gvr, "default", lease("crud", "d"), apply).ok());
+  CHECK(client->get(gvr, "default", "crud").value_or_throw()["spec"]["holderIdentity"] == "d");
+
+  WriteOptions dry;
+  dry.dry_run = true;
+  CHECK(client->create(gvr, "default", lease("dry", "x"), dry).ok());
+  CHECK(client->get(gvr, "default", "dry").error().code() == ErrorCode::not_found);
+
+  DeleteOptions wrong_uid;
+  wrong_uid.precondition_uid = "not-" + uid;
+  auto refused = client->remove(gvr, "default", "crud", wrong_uid);
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code() == ErrorCode::conflict);
+
+  DeleteOptions right_uid;
+  right_uid.precondition_uid = uid;
+  CHECK(client->remove(gvr, "default", "crud", right_uid).ok());
+  auto gone = client->get(gvr, "default", "crud");
+  REQUIRE(!gone.ok());
+  CHECK(gone.error().code() == ErrorCode::not_found);
+  CHECK(gone.error().message() == "leases.coordination.k8s.io \"crud\" not found");
+}
+
+TEST_CASE("sandbox: an informer follows creates, updates and deletes") {
+  auto client = sandbox().client();
+  std::mutex mutex;
+  std::vector<std::string> events;
+  InformerHandlers handlers;
+  handlers.on_add = [&](const json& o) {
+    std::lock_guard lock(mutex);
+    events.push_back("add " + Informer::key_of(o));
+  };
+  handlers.on_update = [&](const json&, const json& o) {
+    std::lock_guard lock(mutex);
+    events.push_back("update " + Informer::key_of(o) + " " + o["spec"]["holderIdentity"].get<std::string>());
+  };
+  handlers.on_delete = [&](const json& o) {
+    std::lock_guard lock(mutex);
+    events.push_back("delete " + Informer::key_of(o));
+  };
+  InformerOptions options;
+  options.field_selector = "metadata.name=watched";
+  Informer informer(client, resources::leases(), "default", options, handlers);
+  std::stop_source stop;
+  std::thread runner([&] { (void)informer.run(stop.get_token()); });
+  REQUIRE(informer.wait_for_sync(std::chrono::seconds(10)));
+
+  const auto gvr = resources::leases();
+  REQUIRE(client->create(gvr, "default", lease("watched", "one")).ok());
+  REQUIRE(client->patch(gvr, "default", "watched", PatchType::merge, R"({"spec":{"holderIdentity":"two"}})").ok());
+  REQUIRE(client->remove(gvr, "default", "watched").ok());
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (events.size() >= 3) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop.request_stop();
+  runner.join();
+  std::lock_guard lock(mutex);
+  CHECK(events ==
+        std::vector<std::string>{"add default/watched", "update default/watched two", "delete default/watched"});
+}
+
+TEST_CASE("sandbox: a wrong token and a wrong CA are reported clearly") {
+  auto config = sandbox().config();
+  config.bearer_token = "wrong";
+  config.context_name = "gpuorch-sandbox";
+  config.user_name = "gpuorch-sandbox";
+  auto unauthorized = Client::create(config, {}, Environment({})).value_or_throw()->list(resources::nodes(), "");
+  REQUIRE(!unauthorized.ok());
+  CHECK(unauthorized.error().code() == ErrorCode::auth);
+  CHECK(unauthorized.error().message().rfind(
+            "You must be logged in to the server: it did not accept the credentials of user \"gpuorch-sandbox\" in "
+            "context \"gpuorch-sandbox\"",
+            0) == 0);
+
+  auto untrusted = sandbox().config();
+  untrusted.ca_pem.clear();  // the system roots do not know the sandbox's CA
+  auto result = Client::create(untrusted, {}, Environment({})).value_or_throw()->list(resources::nodes(), "");
+  REQUIRE(!result.ok());
+  CHECK(result.error().reason() == "TLSVerify");
+}
