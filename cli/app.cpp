@@ -169,6 +169,9 @@ int run_cli(Context& ctx, std::vector<std::string> args) {
     ctx.io.err << "error: no command selected\n";
     return k_exit_usage;
   }
+  if (!ctx.cooperative_cancel) {
+    release_signal_token();
+  }
   int code = k_exit_error;
   try {
     code = ctx.run();

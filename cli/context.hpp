@@ -53,6 +53,10 @@ struct Context {
   /// Long-running commands pass it to the library loops they start; when it
   /// was cancelled by a signal the CLI exits 128 + signal (130, 143).
   CancelToken cancel;
+  /// Set by commands that poll `cancel` (in their setup callback). For every
+  /// other command the first SIGINT/SIGTERM ends the process at once with
+  /// 130/143 instead of waiting for a poll that never comes.
+  bool cooperative_cancel = false;
   /// Dynamic completers registered by the commands (completion.hpp).
   std::shared_ptr<CompletionRegistry> completers;
 };

@@ -37,6 +37,10 @@ void install_signal_handlers(CancelToken& token) {
   set_handler(SIGTERM, on_signal);
 }
 
+void release_signal_token() {
+  g_token.store(nullptr);
+}
+
 void remove_signal_handlers() {
   set_handler(SIGINT, SIG_DFL);
   set_handler(SIGTERM, SIG_DFL);

@@ -14,6 +14,11 @@ namespace gpuorch::cli {
 /// `token` must outlive the process's use of the handlers.
 void install_signal_handlers(CancelToken& token);
 
+/// Detaches the token installed by install_signal_handlers: from now on the
+/// first signal ends the process at once with 128 + signal. For commands
+/// that never poll the token.
+void release_signal_token();
+
 /// Restores the default dispositions of SIGINT and SIGTERM.
 void remove_signal_handlers();
 

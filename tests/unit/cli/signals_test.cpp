@@ -103,6 +103,23 @@ TEST_CASE("a second signal ends a command that does not poll at once") {
   close(ready);
 }
 
+TEST_CASE("after release_signal_token the first signal ends a command at once") {
+  auto [pid, ready] = spawn_child([](CancelToken& /*token*/, int fd) {
+    release_signal_token();  // what run_cli does for commands that never poll
+    const char r = 'r';
+    if (write(fd, &r, 1) != 1) {
+      return 98;
+    }
+    for (;;) {
+      usleep(1000);
+    }
+  });
+  wait_for_byte(ready);
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  CHECK(exit_status_of(pid) == 143);
+  close(ready);
+}
+
 TEST_CASE("a signal during a command makes run_cli return 128 + signal") {
   std::istringstream in;
   std::ostringstream out;
