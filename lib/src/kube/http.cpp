@@ -1,5 +1,7 @@
 #include <gpuorch/kube/http.hpp>
 
+#include <gpuorch/base/strings.hpp>
+
 #include <array>
 #include <atomic>
 #include <cctype>
@@ -10,18 +12,6 @@
 
 namespace gpuorch::kube {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);

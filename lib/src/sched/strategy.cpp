@@ -1,5 +1,7 @@
 #include <gpuorch/sched/strategy.hpp>
 
+#include <gpuorch/base/strings.hpp>
+
 #include <cctype>
 
 #include <fmt/format.h>
@@ -7,21 +9,6 @@
 #include "strategies/strategies.hpp"
 
 namespace gpuorch::sched {
-namespace {
-
-bool equal_nocase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 StrategyRegistry& StrategyRegistry::builtin() {
   static StrategyRegistry registry = [] {
@@ -51,7 +38,7 @@ void StrategyRegistry::add(std::string name, std::string summary, StrategyFactor
 
 Result<std::string> StrategyRegistry::canonical(std::string_view name) const {
   for (const auto& e : m_entries) {
-    if (equal_nocase(e.name, name)) {
+    if (iequals(e.name, name)) {
       return e.name;
     }
   }
@@ -83,7 +70,7 @@ std::vector<std::string> StrategyRegistry::names() const {
 
 std::string StrategyRegistry::summary(std::string_view name) const {
   for (const auto& e : m_entries) {
-    if (equal_nocase(e.name, name)) {
+    if (iequals(e.name, name)) {
       return e.summary;
     }
   }
