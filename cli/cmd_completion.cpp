@@ -34,7 +34,11 @@ int run_complete_command(Context& ctx, std::vector<std::string> words) {
   if (words.empty()) {
     words.emplace_back();
   }
-  write_completions(ctx.io.out, complete(ctx, *app, words));
+  auto completions = complete(ctx, *app, words);
+  if (ctx.cobra_completion_directives) {
+    completions = to_cobra_directives(std::move(completions));
+  }
+  write_completions(ctx.io.out, completions);
   return k_exit_ok;
 }
 

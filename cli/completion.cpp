@@ -339,6 +339,28 @@ void write_completions(std::ostream& out, const Completions& completions) {
   out << ':' << completions.directive << '\n';
 }
 
+Completions to_cobra_directives(Completions completions) {
+  constexpr unsigned k_cobra_error = 1;
+  constexpr unsigned k_cobra_no_space = 2;
+  constexpr unsigned k_cobra_no_file = 4;
+  constexpr unsigned k_cobra_dirs = 16;
+  const unsigned ours = completions.directive;
+  if ((ours & k_complete_error) != 0) {
+    return {{}, k_cobra_error};
+  }
+  unsigned cobra = (ours & k_complete_no_space) != 0 ? k_cobra_no_space : 0;
+  if ((ours & k_complete_dirs) != 0) {
+    completions.candidates.clear();
+    cobra |= k_cobra_dirs;
+  } else if ((ours & k_complete_files) != 0) {
+    completions.candidates.clear();
+  } else {
+    cobra |= k_cobra_no_file;
+  }
+  completions.directive = cobra;
+  return completions;
+}
+
 std::string_view completion_script(std::string_view shell) {
   if (shell == "bash") {
     return k_bash_completion_script;

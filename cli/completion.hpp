@@ -62,6 +62,12 @@ Completions complete(Context& ctx, CLI::App& app, const std::vector<std::string>
 /// ("value" or "value\tdescription"), then ":<directive>".
 void write_completions(std::ostream& out, const Completions& completions);
 
+/// The same completions in the directive bits of cobra (spf13/cobra), which
+/// kubectl's completion scripts read for plugins: 1 error, 2 no space,
+/// 4 no file completion, 16 directories only. File completion is cobra's
+/// default (no candidates, no bit), so candidates are offered without it.
+Completions to_cobra_directives(Completions completions);
+
 /// The script `gpuorch completion <shell>` prints; empty for an unknown shell.
 std::string_view completion_script(std::string_view shell);
 

@@ -59,6 +59,9 @@ struct Context {
   bool cooperative_cancel = false;
   /// Dynamic completers registered by the commands (completion.hpp).
   std::shared_ptr<CompletionRegistry> completers;
+  /// `__complete` answers with cobra's directive bits (kubectl's plugin
+  /// completion reads them) instead of gpuorch's own.
+  bool cobra_completion_directives = false;
 };
 
 }  // namespace gpuorch::cli
