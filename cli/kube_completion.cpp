@@ -1,16 +1,20 @@
 #include "kube_completion.hpp"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
+#include <gpuorch/kube/client.hpp>
 #include <gpuorch/kube/kubeconfig.hpp>
+#include <gpuorch/kube/rest_config.hpp>
 
 #include "kube_connect.hpp"
 
 namespace gpuorch::cli {
 namespace {
 
-/// Completion must answer fast: never wait long for a cluster.
-constexpr const char* k_completion_timeout = "2s";
+/// Completion must answer fast: one attempt, never a long wait for a cluster.
+constexpr std::chrono::milliseconds k_completion_timeout{2000};
 
 Result<kube::KubeConfig> selected_kubeconfig(Context& ctx) {
   auto loaded = kube::load_kubeconfig(ctx.global.kubeconfig, process_environment(), kube::RealFileSystem());
@@ -20,13 +24,22 @@ Result<kube::KubeConfig> selected_kubeconfig(Context& ctx) {
   return std::move(loaded->config);
 }
 
+/// A client for one short request: no retries (a refused connection or a 503
+/// answers "nothing to offer" at once), the request timeout capped, no
+/// interactive exec-plugin prompts, nothing printed.
 Result<std::shared_ptr<kube::Client>> quick_client(Context& ctx) {
-  const auto saved = ctx.global.request_timeout;
-  if (saved.empty() || saved == "0") {
-    ctx.global.request_timeout = k_completion_timeout;
+  auto env = process_environment();
+  GPUORCH_ASSIGN_OR_RETURN(auto config,
+                           kube::load_rest_config(config_overrides(ctx.global), env, kube::RealFileSystem()));
+  if (config.timeout.count() == 0 || config.timeout > k_completion_timeout) {
+    config.timeout = k_completion_timeout;
   }
-  auto client = connect(ctx);
-  ctx.global.request_timeout = saved;
+  kube::ClientOptions options;
+  options.max_retries = 0;
+  options.max_connect_retries = 0;
+  options.stdin_is_terminal = false;
+  GPUORCH_ASSIGN_OR_RETURN(auto client, kube::Client::create(std::move(config), options, std::move(env)));
+  client->set_warning_handler([](const std::string&) {});
   return client;
 }
 

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -7,6 +9,7 @@
 
 #include "app.hpp"
 #include "completion.hpp"
+#include "unit/kube/test_server.hpp"
 
 namespace gpuorch::cli {
 namespace {
@@ -30,6 +33,29 @@ struct Fixture {
 using Strings = std::vector<std::string>;
 
 }  // namespace
+
+namespace testing_server {
+
+/// An API server with GPUWorkloads in the namespaces ml and cv.
+struct Server {
+  gpuorch::kube::testing::TestServer server;
+  Server() {
+    const std::string base = "/apis/gpuorch.io/v1alpha1/namespaces/";
+    server.http().Get(base + "ml/gpuworkloads", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"kind":"GPUWorkloadList","metadata":{},"items":[
+          {"metadata":{"name":"llama-a"},"status":{"phase":"Running"}},{"metadata":{"name":"llama-b"}}]})",
+                      "application/json");
+    });
+    server.http().Get(base + "cv/gpuworkloads", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"kind":"GPUWorkloadList","metadata":{},"items":[{"metadata":{"name":"resnet"}}]})",
+                      "application/json");
+    });
+    server.start();
+  }
+  [[nodiscard]] std::string url() const { return server.url(); }
+};
+
+}  // namespace testing_server
 
 TEST_CASE("commands and their descriptions come from the CLI definition") {
   Fixture f;
@@ -152,6 +178,34 @@ TEST_CASE("completion scripts exist for the three shells and call __complete") {
     CHECK(script.find("__complete") != std::string_view::npos);
   }
   CHECK(completion_script("tcsh").empty());
+}
+
+TEST_CASE("kubectl plugin completion answers with cobra's directive bits") {
+  CHECK(to_cobra_directives({{{"get", "List"}}, k_complete_default}).directive == 4);
+  CHECK(to_cobra_directives({{{"--output=", ""}}, k_complete_no_space}).directive == 6);
+  const auto files = to_cobra_directives({{{"ignored", ""}}, k_complete_files});
+  CHECK(files.directive == 0);  // cobra's default is file completion
+  CHECK(files.candidates.empty());
+  CHECK(to_cobra_directives({{}, k_complete_dirs}).directive == 16);
+  CHECK(to_cobra_directives({{{"x", ""}}, k_complete_error}).directive == 1);
+}
+
+TEST_CASE("get completes workload names of the namespace the line selects") {
+  testing_server::Server server;
+  Fixture f;
+  char dir_template[] = "/tmp/gpuorch-completion-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::filesystem::path dir(dir_template);
+  const auto kubeconfig = (dir / "config").string();
+  std::ofstream(kubeconfig)
+      << "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: '" << server.url()
+      << "'}}]\ncontexts: [{name: t, context: {cluster: t, namespace: ml}}]\n";
+  CHECK(f.values({"--kubeconfig", kubeconfig, "get", ""}) == Strings{"llama-a", "llama-b"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "get", "llama-a", "llama-"}) == Strings{"llama-a", "llama-b"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "-n", "cv", "get", ""}) == Strings{"resnet"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "get", "--namespace=cv", "r"}) == Strings{"resnet"});
+  CHECK(f.err.str().empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace gpuorch::cli
