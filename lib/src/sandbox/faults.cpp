@@ -113,6 +113,10 @@ FaultInjector::FaultInjector(FaultConfig config) : m_config(std::move(config)), 
 
 FaultInjector::Decision FaultInjector::decide(std::string_view verb, std::string_view resource) {
   std::lock_guard lock(m_mutex);
+  std::string key;
+  key.reserve(verb.size() + 1 + resource.size());
+  key.append(verb).append(" ").append(resource);
+  ++m_requests[key];
   Decision d;
   d.delay = m_config.latency;
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -160,6 +164,11 @@ FaultConfig FaultInjector::config() const {
 std::map<std::string, std::uint64_t> FaultInjector::counters() const {
   std::lock_guard lock(m_mutex);
   return m_counters;
+}
+
+std::map<std::string, std::uint64_t> FaultInjector::requests() const {
+  std::lock_guard lock(m_mutex);
+  return m_requests;
 }
 
 void FaultInjector::count(const std::string& kind) {

@@ -63,12 +63,16 @@ class FaultInjector {
   /// Injected faults so far, by kind ("500", "429", "drop", "watch-gone", "watch-cut").
   [[nodiscard]] std::map<std::string, std::uint64_t> counters() const;
   void count(const std::string& kind);
+  /// API requests seen by decide() (faulted or not), by "VERB RESOURCE"
+  /// ("create jobs", "patch gpuworkloads/status", "list pods").
+  [[nodiscard]] std::map<std::string, std::uint64_t> requests() const;
 
  private:
   mutable std::mutex m_mutex;
   FaultConfig m_config;
   std::mt19937_64 m_rng;
   std::map<std::string, std::uint64_t> m_counters;
+  std::map<std::string, std::uint64_t> m_requests;
 };
 
 }  // namespace gpuorch::sandbox

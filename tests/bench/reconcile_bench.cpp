@@ -1,0 +1,158 @@
+// One `gpuorch reconcile` pass over many pending workloads on a large
+// sandbox cluster: wall time, CPU, peak RSS, and the API requests it made by
+// verb (writes per workload, list calls). Not a timed test: run by hand and
+// recorded in docs/benchmarks.md.
+//
+//   bench_reconcile GPUORCH [--workloads 10000] [--nodes 1000] [--gpus-per-node 8] [--seed N] [-- ARGS...]
+//
+// ARGS are passed to `gpuorch reconcile` after `-A`.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "harness.hpp"
+
+namespace {
+
+using namespace gpuorch;
+using namespace gpuorch::chaos;
+using nlohmann::json;
+
+struct Options {
+  std::string gpuorch;
+  int workloads = 10000;
+  int nodes = 1000;
+  int gpus_per_node = 8;
+  std::uint64_t seed = 7;
+  std::vector<std::string> extra;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) {
+        throw std::runtime_error(a + " needs a value");
+      }
+      return args[++i];
+    };
+    if (a == "--workloads") {
+      o.workloads = std::stoi(value());
+    } else if (a == "--nodes") {
+      o.nodes = std::stoi(value());
+    } else if (a == "--gpus-per-node") {
+      o.gpus_per_node = std::stoi(value());
+    } else if (a == "--seed") {
+      o.seed = std::stoull(value());
+    } else if (a == "--") {
+      o.extra.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    } else if (o.gpuorch.empty()) {
+      o.gpuorch = a;
+    } else {
+      throw std::runtime_error("unexpected argument " + a);
+    }
+  }
+  if (o.gpuorch.empty()) {
+    throw std::runtime_error(
+        "usage: bench_reconcile GPUORCH [--workloads N] [--nodes N] [--gpus-per-node N] [--seed N] [-- ARGS...]");
+  }
+  return o;
+}
+
+bool is_write(const std::string& verb) {
+  return verb == "create" || verb == "update" || verb == "patch" || verb == "delete" || verb == "deletecollection";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    TempDir dir;
+    sandbox::SandboxOptions so;
+    sandbox::NodePool pool;
+    pool.name = "gpu";
+    pool.count = o.nodes;
+    pool.gpus_per_node = o.gpus_per_node;
+    pool.price = "2.5";
+    so.cluster.pools = {pool};
+    so.cluster.job_duration = std::chrono::hours(1);  // nothing finishes during the pass
+    so.cluster.seed = o.seed;
+    so.watch_history = 1000000;
+    auto started = Harness::start(so, dir.path());
+    if (!started.ok()) {
+      std::cerr << "cannot start the sandbox: " << started.error().message() << "\n";
+      return 1;
+    }
+    Harness& h = **started;
+    // The workloads go straight into the store: setting up is not measured.
+    std::mt19937_64 rng(o.seed);
+    for (int i = 0; i < o.workloads; ++i) {
+      json w = make_workload(rng, "default", fmt::format("bench-{:05}", i));
+      if (auto s = h.create_workload_in_store(w); !s.ok()) {
+        std::cerr << s.error().message() << "\n";
+        return 1;
+      }
+    }
+    const auto before = h.sandbox().faults().requests();
+    std::vector<std::string> args = {"-A"};
+    args.insert(args.end(), o.extra.begin(), o.extra.end());
+    ReconcileProcess pass(o.gpuorch, h.kubeconfig_path(), args, dir.path() / "pass.log");
+    const PassResult r = pass.wait();
+    const auto after = h.sandbox().faults().requests();
+
+    std::map<std::string, std::uint64_t> by_verb;
+    std::map<std::string, std::uint64_t> by_key;
+    std::uint64_t writes = 0;
+    std::uint64_t lists = 0;
+    std::uint64_t total = 0;
+    for (const auto& [key, n_after] : after) {
+      const std::uint64_t n = n_after - (before.contains(key) ? before.at(key) : 0);
+      if (n == 0) {
+        continue;
+      }
+      by_key[key] = n;
+      const std::string verb = key.substr(0, key.find(' '));
+      by_verb[verb] += n;
+      total += n;
+      writes += is_write(verb) ? n : 0;
+      lists += verb == "list" ? n : 0;
+    }
+    std::map<std::string, int> phases;
+    for (const auto& w : h.workloads()) {
+      ++phases[w.value("status", json::object()).value("phase", "<none>")];
+    }
+    fmt::print("bench_reconcile: {} pending workloads, {} nodes x {} GPUs, seed {}\n", o.workloads, o.nodes,
+               o.gpus_per_node, o.seed);
+    fmt::print("pass: exit {}, wall {:.2f} s, cpu {:.2f} s, peak RSS {:.1f} MiB\n", r.exit_code,
+               static_cast<double>(r.duration.count()) / 1000.0, static_cast<double>(r.cpu.count()) / 1000.0,
+               static_cast<double>(r.max_rss_kib) / 1024.0);
+    fmt::print("requests: {} total, {} writes ({:.2f} per workload), {} lists\n", total, writes,
+               static_cast<double>(writes) / o.workloads, lists);
+    for (const auto& [key, n] : by_key) {
+      fmt::print("  {:<40} {}\n", key, n);
+    }
+    std::string phase_text;
+    for (const auto& [phase, n] : phases) {
+      phase_text += fmt::format(" {} {}", phase, n);
+    }
+    fmt::print("phases after the pass:{}\n", phase_text);
+    if (r.exit_code != 0) {
+      std::cerr << tail_file(dir.path() / "pass.log", 20);
+    }
+    return r.exit_code == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "bench_reconcile: " << e.what() << "\n";
+    return 1;
+  }
+}

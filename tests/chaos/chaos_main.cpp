@@ -1,0 +1,694 @@
+// Correctness of `gpuorch reconcile` under faults, crashes and overlap,
+// against an in-process sandbox whose store the invariant watcher follows
+// change by change. Modes:
+//
+//   chaos_driver chaos    GPUORCH  -- many workloads, injected API faults and
+//                                     job failures, passes back to back, the
+//                                     reconciler SIGKILLed at random points
+//   chaos_driver overlap  GPUORCH  -- two passes started at the same moment,
+//                                     round after round
+//   chaos_driver selftest          -- the watcher catches violations it is
+//                                     shown on purpose (so a clean run means
+//                                     something)
+//
+// Sizes and the seed come from flags or the environment: GPUORCH_CHAOS_SEED,
+// GPUORCH_CHAOS_FULL=1 (the long run), GPUORCH_CHAOS_WORKLOADS,
+// GPUORCH_CHAOS_KILLS, GPUORCH_CHAOS_ROUNDS, GPUORCH_CHAOS_KEEP=1 (keep the
+// temporary directory with the pass logs).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "harness.hpp"
+#include "invariant_watcher.hpp"
+
+namespace {
+
+using namespace gpuorch;
+using namespace gpuorch::chaos;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded at start
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+struct Options {
+  std::string mode;
+  std::string gpuorch;
+  std::uint64_t seed = 20261129;
+  int workloads = 500;
+  int kills = 20;
+  int rounds = 24;
+  int timeout_seconds = 420;
+  bool keep = false;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  const bool full = env_or("GPUORCH_CHAOS_FULL", "0") == "1";
+  o.workloads = std::stoi(env_or("GPUORCH_CHAOS_WORKLOADS", full ? "3000" : "500"));
+  o.kills = std::stoi(env_or("GPUORCH_CHAOS_KILLS", full ? "100" : "20"));
+  o.rounds = std::stoi(env_or("GPUORCH_CHAOS_ROUNDS", full ? "100" : "24"));
+  o.timeout_seconds = full ? 3600 : 420;
+  o.seed = std::stoull(env_or("GPUORCH_CHAOS_SEED", std::to_string(o.seed)));
+  o.keep = env_or("GPUORCH_CHAOS_KEEP", "0") == "1";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    throw std::runtime_error("usage: chaos_driver chaos|overlap|selftest [GPUORCH_BINARY]");
+  }
+  o.mode = args[0];
+  if (args.size() > 1) {
+    o.gpuorch = args[1];
+  }
+  if (o.mode != "selftest" && o.gpuorch.empty()) {
+    throw std::runtime_error("the " + o.mode + " mode needs the gpuorch binary as its second argument");
+  }
+  return o;
+}
+
+/// Phase of a workload object ("" before the first status write).
+std::string phase_of(const json& w) {
+  return w.value("status", json::object()).value("phase", "");
+}
+
+int retry_count_of(const json& w) {
+  return w.value("status", json::object()).value("retryCount", 0);
+}
+
+int max_retries_of(const json& w) {
+  return w["spec"].value("retryPolicy", json::object()).value("maxRetries", 3);
+}
+
+bool terminal(const json& w) {
+  const std::string p = phase_of(w);
+  return p == "Succeeded" || p == "Failed";
+}
+
+/// The end-of-run checks shared by the chaos and overlap modes. Returns the
+/// problems found, in words.
+std::vector<std::string> final_checks(Harness& h, InvariantWatcher& watcher, const std::set<std::string>& deleted,
+                                      std::map<std::string, int>& phases) {
+  std::vector<std::string> problems;
+  // The garbage collector removes Jobs of deleted workloads in the background.
+  const auto gc_deadline = Clock::now() + std::chrono::seconds(20);
+  std::vector<json> orphans;
+  do {
+    orphans.clear();
+    std::set<std::string> uids;
+    for (const auto& w : h.workloads()) {
+      uids.insert(w["metadata"].value("uid", ""));
+    }
+    for (const auto& j : h.jobs()) {
+      bool owned = false;
+      for (const auto& ref : j["metadata"].value("ownerReferences", json::array())) {
+        owned = owned || (ref.value("kind", "") == "GPUWorkload" && uids.contains(ref.value("uid", "")));
+      }
+      if (!owned) {
+        orphans.push_back(j);
+      }
+    }
+    if (!orphans.empty()) {
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  } while (!orphans.empty() && Clock::now() < gc_deadline);
+  for (const auto& j : orphans) {
+    problems.push_back(fmt::format("Job {}/{} has no workload", j["metadata"].value("namespace", ""),
+                                   j["metadata"].value("name", "")));
+  }
+  watcher.catch_up();
+  const auto histories = watcher.histories();
+  std::map<std::string, const WorkloadHistory*> by_key;
+  for (const auto& [uid, hist] : histories) {
+    by_key[hist.key] = &hist;
+  }
+  for (const auto& w : h.workloads()) {
+    const std::string key = w["metadata"].value("namespace", "") + "/" + w["metadata"].value("name", "");
+    if (deleted.contains(key)) {
+      problems.push_back(fmt::format("{} was deleted but still exists (finalizers {})", key,
+                                     w["metadata"].value("finalizers", json::array()).dump()));
+      continue;
+    }
+    const std::string phase = phase_of(w);
+    ++phases[phase.empty() ? "<none>" : phase];
+    if (!terminal(w)) {
+      problems.push_back(fmt::format("{} ended the run {} ({})", key, phase.empty() ? "without a phase" : phase,
+                                     w.value("status", json::object()).value("message", "")));
+      continue;
+    }
+    const int retries = retry_count_of(w);
+    const int max_retries = max_retries_of(w);
+    const auto* hist = by_key.contains(key) ? by_key[key] : nullptr;
+    const int attempts = hist != nullptr ? static_cast<int>(hist->job_names.size()) : 0;
+    const int failed = hist != nullptr ? hist->jobs_failed : 0;
+    const int complete = hist != nullptr ? hist->jobs_complete : 0;
+    if (phase == "Failed" && retries != max_retries) {
+      problems.push_back(fmt::format("{} Failed with retryCount {} but maxRetries {}", key, retries, max_retries));
+    }
+    if (retries > max_retries) {
+      problems.push_back(fmt::format("{} has retryCount {} > maxRetries {}", key, retries, max_retries));
+    }
+    // Each attempt is one Job; a retry follows exactly one failed Job.
+    if (attempts != retries + 1) {
+      problems.push_back(fmt::format("{} ran {} Jobs for retryCount {}", key, attempts, retries));
+    }
+    const int want_failed = phase == "Failed" ? retries + 1 : retries;
+    const int want_complete = phase == "Succeeded" ? 1 : 0;
+    if (failed != want_failed || complete != want_complete) {
+      problems.push_back(fmt::format("{} is {} after {} failed and {} complete Jobs (retryCount {})", key, phase,
+                                     failed, complete, retries));
+    }
+  }
+  for (const auto& key : deleted) {
+    for (const auto& j : h.jobs()) {
+      if (j["metadata"].value("namespace", "") + "/" +
+              j["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "") ==
+          key) {
+        problems.push_back(fmt::format("deleted {} still has Job {}", key, j["metadata"].value("name", "")));
+      }
+    }
+  }
+  return problems;
+}
+
+void print_report(const InvariantReport& r) {
+  fmt::print("invariants: {} changes checked, {} Jobs created, peak {} live Jobs\n", r.events, r.jobs_created,
+             r.peak_live_jobs);
+  fmt::print(
+      "duplicates = {}, over-commits = {}, wrong-node pods = {}, unschedulable pods = {}, unowned Jobs = {}, "
+      "finalizer before Jobs = {}, phase regressions = {}\n",
+      r.duplicate_violations, r.overcommit_violations, r.wrong_node_violations, r.unschedulable_violations,
+      r.unowned_job_violations, r.early_finalizer_violations, r.regression_violations);
+  for (const auto& e : r.examples) {
+    fmt::print("  violation: {}\n", e);
+  }
+}
+
+void print_problems(const std::vector<std::string>& problems) {
+  constexpr std::size_t k_shown = 40;
+  for (std::size_t i = 0; i < problems.size() && i < k_shown; ++i) {
+    fmt::print("FAIL: {}\n", problems[i]);
+  }
+  if (problems.size() > k_shown) {
+    fmt::print("FAIL: ... and {} more\n", problems.size() - k_shown);
+  }
+}
+
+struct RequestCounts {
+  std::uint64_t total = 0;
+  std::uint64_t faults = 0;
+};
+
+RequestCounts request_counts(Harness& h) {
+  RequestCounts c;
+  for (const auto& [key, n] : h.sandbox().faults().requests()) {
+    c.total += n;
+  }
+  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
+    if (kind != "watch-gone" && kind != "watch-cut") {
+      c.faults += n;
+    }
+  }
+  return c;
+}
+
+bool check_sandbox_stats(Harness& h, std::vector<std::string>& problems) {
+  const json stats = h.sandbox().stats();
+  const json cluster = stats["cluster"];
+  fmt::print(
+      "sandbox: {} binding checks, {} bindings, violations = {}, unschedulable = {}, pods {} succeeded {} failed\n",
+      cluster.value("bindingChecks", 0), cluster.value("bindings", 0), cluster.value("violations", 0),
+      cluster.value("unschedulable", 0), cluster.value("podsSucceeded", 0), cluster.value("podsFailed", 0));
+  if (cluster.value("violations", 0) != 0) {
+    problems.emplace_back("the sandbox found over-committed nodes after bindings");
+  }
+  if (cluster.value("unschedulable", 0) != 0) {
+    problems.emplace_back("the sandbox's scheduler found gpuorch pods it could not place");
+  }
+  return problems.empty();
+}
+
+sandbox::FaultConfig chaos_faults(std::uint64_t seed) {
+  sandbox::FaultConfig f;
+  f.seed = seed;
+  f.drop_rate = 0.03;
+  auto rule = [](std::string verb, int code, double rate, int retry_after) {
+    sandbox::ErrorRule r;
+    r.verb = std::move(verb);
+    r.resource = "*";
+    r.code = code;
+    r.rate = rate;
+    r.retry_after_seconds = retry_after;
+    return r;
+  };
+  f.errors = {rule("*", 500, 0.04, 0), rule("*", 503, 0.03, 0), rule("*", 429, 0.02, 1), rule("update", 409, 0.04, 0),
+              rule("patch", 409, 0.04, 0)};
+  return f;
+}
+
+int run_chaos(const Options& o) {
+  TempDir dir;
+  if (o.keep) {
+    dir.keep();
+  }
+  fmt::print("chaos: seed {} (GPUORCH_CHAOS_SEED), {} workloads, >= {} kills, dir {}\n", o.seed, o.workloads, o.kills,
+             dir.path().string());
+  std::fflush(stdout);
+  sandbox::SandboxOptions so;
+  sandbox::NodePool h100;
+  h100.name = "h100";
+  h100.count = 6;
+  h100.gpus_per_node = 8;
+  h100.gpu_model = "H100";
+  h100.price = "3.9";
+  sandbox::NodePool a100 = h100;
+  a100.name = "a100";
+  a100.gpus_per_node = 4;
+  a100.gpu_model = "A100";
+  a100.price = "1.7";
+  so.cluster.pools = {h100, a100};
+  so.cluster.job_duration = milliseconds(300);
+  so.cluster.failure_rate = 0.25;
+  so.cluster.seed = o.seed;
+  so.cluster.tick = milliseconds(20);
+  so.watch_history = 500000;
+  so.faults.seed = o.seed;
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return 1;
+  }
+  Harness& h = **started;
+  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
+  for (const auto& ns : namespaces) {
+    if (auto s = h.create_namespace(ns); !s.ok()) {
+      fmt::print(stderr, "{}\n", s.error().message());
+      return 1;
+    }
+  }
+  InvariantWatcher watcher(h.sandbox().store());
+  watcher.start();
+
+  std::mt19937_64 rng(o.seed);
+  std::vector<json> workloads;
+  std::set<std::string> to_delete;
+  for (int i = 0; i < o.workloads; ++i) {
+    const std::string ns = namespaces[static_cast<std::size_t>(i) % namespaces.size()];
+    const std::string name = fmt::format("w-{:05}", i);
+    workloads.push_back(make_workload(rng, ns, name));
+    if (rng() % 100 < 5) {
+      to_delete.insert(ns + "/" + name);
+    }
+  }
+  h.sandbox().faults().set(chaos_faults(o.seed));
+
+  // Half arrive before the first pass, the rest while passes run.
+  const std::size_t upfront = workloads.size() / 2;
+  std::atomic<bool> failed{false};
+  auto create_range = [&](std::size_t from, std::size_t to, milliseconds gap) {
+    for (std::size_t i = from; i < to && !failed; ++i) {
+      if (auto s = h.create_workload(workloads[i]); !s.ok()) {
+        fmt::print(stderr, "creating {}: {}\n", workloads[i]["metadata"]["name"].get<std::string>(),
+                   s.error().message());
+        failed = true;
+      }
+      std::this_thread::sleep_for(gap);
+    }
+  };
+  create_range(0, upfront, milliseconds(0));
+  std::thread creator([&] { create_range(upfront, workloads.size(), milliseconds(20)); });
+  std::vector<std::string> deletions(to_delete.begin(), to_delete.end());
+  std::shuffle(deletions.begin(), deletions.end(), rng);
+
+  const std::vector<std::string> reconcile_args = {"-A"};
+  int passes = 0;
+  int kills = 0;
+  int lease_expiries = 0;
+  std::map<int, int> exit_codes;
+  double estimate_ms = 800;
+  std::size_t next_delete = 0;
+  std::set<std::string> deleted;
+  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
+  const auto start = Clock::now();
+  std::string last_log;
+  bool converged = false;
+  while (!failed && Clock::now() < deadline) {
+    // Deletions spread over the run, while the workloads are at all stages.
+    if (passes >= 2 && next_delete < deletions.size() && passes % 2 == 0) {
+      const std::string key = deletions[next_delete++];
+      const auto slash = key.find('/');
+      const std::string ns = key.substr(0, slash);
+      const std::string name = key.substr(slash + 1);
+      // Only what exists already (the creator may not have reached it yet).
+      bool exists = false;
+      for (const auto& w : h.workloads()) {
+        exists = exists || (w["metadata"]["namespace"] == ns && w["metadata"]["name"] == name);
+      }
+      if (exists) {
+        if (auto s = h.delete_workload(ns, name); !s.ok()) {
+          fmt::print(stderr, "deleting {}: {}\n", key, s.error().message());
+          return 1;
+        }
+        deleted.insert(key);
+      } else {
+        deletions.push_back(key);  // later
+      }
+    }
+    const auto log = dir.path() / fmt::format("pass-{}.log", passes % 4);
+    ReconcileProcess process(o.gpuorch, h.kubeconfig_path(), reconcile_args, log);
+    std::optional<milliseconds> kill_at;
+    if (kills < o.kills && rng() % 100 < 60) {
+      kill_at = milliseconds(static_cast<long>(static_cast<double>(rng() % 1000) / 1000.0 * estimate_ms * 1.2));
+    }
+    const PassResult r = process.wait(kill_at);
+    ++passes;
+    last_log = log.string();
+    if (r.killed) {
+      ++kills;
+      // The killed pass cannot release its Lease; time "passes" instead of waiting it out.
+      lease_expiries += static_cast<int>(h.expire_leases());
+    } else {
+      ++exit_codes[r.exit_code];
+      estimate_ms = 0.7 * estimate_ms + 0.3 * static_cast<double>(r.duration.count());
+      if (r.exit_code != 0 && r.exit_code != 1) {
+        fmt::print(stderr, "pass {} exited {}:\n{}", passes, r.exit_code, tail_file(log, 30));
+        failed = true;
+        break;
+      }
+    }
+    if (creator.joinable() && !failed) {
+      // keep going; the creator finishes on its own
+    }
+    const auto all = h.workloads();
+    const bool created_all = all.size() + deleted.size() >= workloads.size();
+    bool done = created_all && next_delete >= deletions.size() && kills >= o.kills;
+    for (const auto& w : all) {
+      const std::string key = w["metadata"].value("namespace", "") + "/" + w["metadata"].value("name", "");
+      done = done && !deleted.contains(key) && terminal(w);
+    }
+    if (done) {
+      converged = true;
+      break;
+    }
+  }
+  failed = failed || !converged;
+  creator.join();
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  h.sandbox().faults().set(sandbox::FaultConfig{});
+  watcher.stop();
+
+  const RequestCounts requests = request_counts(h);
+  std::map<std::string, int> phases;
+  std::vector<std::string> problems = final_checks(h, watcher, deleted, phases);
+  if (!converged) {
+    problems.insert(problems.begin(), fmt::format("the run did not converge within {} s (last pass log follows)\n{}",
+                                                  o.timeout_seconds, tail_file(last_log, 30)));
+  }
+  const InvariantReport report = watcher.report();
+  fmt::print(
+      "workloads = {} ({} deleted mid-run), passes = {}, kills = {}, leases expired after kills = {}, {:.1f} s\n",
+      workloads.size(), deleted.size(), passes, kills, lease_expiries, static_cast<double>(elapsed.count()) / 1000.0);
+  std::string codes;
+  for (const auto& [code, n] : exit_codes) {
+    codes += fmt::format(" exit {}: {}", code, n);
+  }
+  fmt::print("completed passes:{}\n", codes);
+  std::string phase_text;
+  for (const auto& [phase, n] : phases) {
+    phase_text += fmt::format(" {} {}", phase, n);
+  }
+  fmt::print("final phases:{}\n", phase_text);
+  const double fault_share =
+      requests.total > 0 ? static_cast<double>(requests.faults) / static_cast<double>(requests.total) : 0;
+  fmt::print("requests = {}, faults injected = {} ({:.1f} %):", requests.total, requests.faults, fault_share * 100);
+  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
+    fmt::print(" {} {}", kind, n);
+  }
+  fmt::print("\n");
+  print_report(report);
+  check_sandbox_stats(h, problems);
+  if (fault_share < 0.10) {
+    problems.push_back(fmt::format("only {:.1f} % of the requests failed; the test wants >= 10 %", fault_share * 100));
+  }
+  if (kills < o.kills) {
+    problems.push_back(fmt::format("only {} kills", kills));
+  }
+  if (exit_codes[0] == 0) {
+    problems.emplace_back("no pass completed with exit 0");
+  }
+  print_problems(problems);
+  const bool ok = !failed && problems.empty() && report.violations() == 0;
+  if (!ok) {
+    dir.keep();
+    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
+  }
+  fmt::print("{}\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
+int run_overlap(const Options& o) {
+  TempDir dir;
+  if (o.keep) {
+    dir.keep();
+  }
+  fmt::print("overlap: seed {} (GPUORCH_CHAOS_SEED), {} rounds of two passes started together, dir {}\n", o.seed,
+             o.rounds, dir.path().string());
+  std::fflush(stdout);
+  sandbox::SandboxOptions so;
+  sandbox::NodePool pool;
+  pool.name = "gpu";
+  pool.count = 4;
+  pool.gpus_per_node = 8;
+  so.cluster.pools = {pool};
+  so.cluster.job_duration = milliseconds(1500);
+  so.cluster.seed = o.seed;
+  so.cluster.tick = milliseconds(20);
+  so.watch_history = 200000;
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return 1;
+  }
+  Harness& h = **started;
+  if (auto s = h.create_namespace("overlap"); !s.ok()) {
+    fmt::print(stderr, "{}\n", s.error().message());
+    return 1;
+  }
+  InvariantWatcher watcher(h.sandbox().store());
+  watcher.start();
+  std::mt19937_64 rng(o.seed);
+  int next = 0;
+  auto create_some = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      json w = make_workload(rng, "overlap", fmt::format("o-{:04}", next++));
+      w["spec"]["retryPolicy"]["maxRetries"] = 0;
+      if (auto s = h.create_workload(w); !s.ok()) {
+        throw std::runtime_error(s.error().message());
+      }
+    }
+  };
+  std::map<int, int> exit_codes;
+  const auto start = Clock::now();
+  for (int round = 0; round < o.rounds; ++round) {
+    create_some(6);
+    // More arrive while both passes list, so their snapshots can differ:
+    // without the Lease, each would place what the other does not see.
+    std::thread late([&] { create_some(4); });
+    ReconcileProcess a(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / fmt::format("round-{}-a.log", round % 3));
+    ReconcileProcess b(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / fmt::format("round-{}-b.log", round % 3));
+    const PassResult ra = a.wait();
+    const PassResult rb = b.wait();
+    late.join();
+    ++exit_codes[ra.exit_code];
+    ++exit_codes[rb.exit_code];
+  }
+  // Then one reconciler until everything is done.
+  bool converged = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
+  while (Clock::now() < deadline) {
+    ReconcileProcess p(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / "final.log");
+    const PassResult r = p.wait();
+    ++exit_codes[r.exit_code];
+    const auto all = h.workloads();
+    if (std::all_of(all.begin(), all.end(), [](const json& w) { return terminal(w); })) {
+      converged = true;
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  watcher.stop();
+  std::map<std::string, int> phases;
+  std::vector<std::string> problems = final_checks(h, watcher, {}, phases);
+  if (!converged) {
+    problems.insert(problems.begin(), fmt::format("not every workload was terminal after {} s", o.timeout_seconds));
+  }
+  const InvariantReport report = watcher.report();
+  std::string codes;
+  for (const auto& [code, n] : exit_codes) {
+    codes += fmt::format(" exit {}: {}", code, n);
+    if (code != 0) {
+      problems.push_back(fmt::format("{} passes exited {}", n, code));
+    }
+  }
+  fmt::print("rounds = {}, workloads = {}, {:.1f} s, passes:{}\n", o.rounds, next,
+             static_cast<double>(elapsed.count()) / 1000.0, codes);
+  print_report(report);
+  check_sandbox_stats(h, problems);
+  print_problems(problems);
+  const bool ok = problems.empty() && report.violations() == 0;
+  if (!ok) {
+    dir.keep();
+    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
+  }
+  fmt::print("{}\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
+/// Shows the watcher each kind of violation on purpose; passes only when it
+/// reports every one of them.
+int run_selftest(const Options& /*o*/) {
+  TempDir dir;
+  sandbox::SandboxOptions so;
+  sandbox::NodePool pool;
+  pool.name = "gpu";
+  pool.count = 2;
+  pool.gpus_per_node = 4;
+  so.cluster.pools = {pool};
+  so.cluster.job_duration = milliseconds(60000);
+  so.cluster.tick = milliseconds(20);
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return 1;
+  }
+  Harness& h = **started;
+  InvariantWatcher watcher(h.sandbox().store());
+  watcher.start();
+  auto& store = h.sandbox().store();
+  const auto workload_type = *store.find_type("gpuorch.io", "v1alpha1", "gpuworkloads");
+  const auto job_type = *store.find_type("batch", "v1", "jobs");
+  std::mt19937_64 rng(1);
+  json w = make_workload(rng, "default", "victim");
+  w["metadata"]["finalizers"] = json::array();
+  auto created = store.create(workload_type, "default", w);
+  if (!created.ok()) {
+    fmt::print(stderr, "{}\n", created.error().message());
+    return 1;
+  }
+  const std::string uid = (*created)["metadata"]["uid"];
+  auto job = [&](const std::string& name, int gpus, bool owned) {
+    json j = {
+        {"apiVersion", "batch/v1"},
+        {"kind", "Job"},
+        {"metadata", {{"name", name}, {"namespace", "default"}, {"labels", {{"gpuorch.io/workload", "victim"}}}}},
+        {"spec",
+         {{"backoffLimit", 0},
+          {"template",
+           {{"spec",
+             {{"restartPolicy", "Never"},
+              {"affinity",
+               {{"nodeAffinity",
+                 {{"requiredDuringSchedulingIgnoredDuringExecution",
+                   {{"nodeSelectorTerms",
+                     json::array({{{"matchFields", json::array({{{"key", "metadata.name"},
+                                                                 {"operator", "In"},
+                                                                 {"values", json::array({"gpu-node-00"})}}})}}})}}}}}}},
+              {"containers",
+               json::array({{{"name", "main"},
+                             {"image", "busybox"},
+                             {"resources", {{"limits", {{"nvidia.com/gpu", std::to_string(gpus)}}}}}}})}}}}}}}};
+    if (owned) {
+      j["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "gpuorch.io/v1alpha1"},
+                                                       {"kind", "GPUWorkload"},
+                                                       {"name", "victim"},
+                                                       {"uid", uid},
+                                                       {"controller", true}}});
+    }
+    auto r = store.create(job_type, "default", j);
+    if (!r.ok()) {
+      throw std::runtime_error(r.error().message());
+    }
+  };
+  job("victim-0", 3, true);
+  job("victim-1", 3, true);  // a second live Job, and 6 > 4 GPUs on gpu-node-00
+  job("stray-0", 1, false);  // no ownerReference
+  // Terminal, then not: a regression.
+  auto set_phase = [&](const std::string& phase) {
+    auto r = store.mutate(workload_type, "default", "victim", sandbox::Subresource::status, "selftest", [&](json& obj) {
+      obj["status"]["phase"] = phase;
+      return true;
+    });
+    if (!r.ok()) {
+      throw std::runtime_error(r.error().message());
+    }
+  };
+  set_phase("Succeeded");
+  set_phase("Running");
+  // The sandbox's scheduler reports the pod it cannot place on its next tick.
+  for (int i = 0; i < 200 && watcher.report().unschedulable_violations == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  // Gone while its Jobs are live: the finalizer order is broken.
+  auto removed = store.remove(workload_type, "default", "victim");
+  if (!removed.ok()) {
+    fmt::print(stderr, "{}\n", removed.error().message());
+    return 1;
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  watcher.stop();
+  const InvariantReport r = watcher.report();
+  print_report(r);
+  std::vector<std::string> missed;
+  auto expect = [&](std::uint64_t n, const char* what) {
+    if (n == 0) {
+      missed.emplace_back(what);
+    }
+  };
+  expect(r.duplicate_violations, "two live Jobs for one workload");
+  expect(r.overcommit_violations, "an over-committed node");
+  expect(r.unowned_job_violations, "a Job without an ownerReference");
+  expect(r.regression_violations, "a terminal phase that changed");
+  expect(r.early_finalizer_violations, "a workload removed before its Jobs");
+  expect(r.unschedulable_violations, "an Unschedulable pod");
+  for (const auto& m : missed) {
+    fmt::print("FAIL: the watcher did not report {}\n", m);
+  }
+  fmt::print("{}\n", missed.empty() ? "PASS" : "FAIL");
+  return missed.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse_options(argc, argv);
+    if (o.mode == "chaos") {
+      return run_chaos(o);
+    }
+    if (o.mode == "overlap") {
+      return run_overlap(o);
+    }
+    if (o.mode == "selftest") {
+      return run_selftest(o);
+    }
+    std::cerr << "unknown mode " << o.mode << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "chaos_driver: " << e.what() << "\n";
+    return 1;
+  }
+}
