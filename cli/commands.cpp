@@ -13,6 +13,7 @@ std::span<const CommandSpec> command_table() {
       CommandSpec{"completion", setup_completion},
       CommandSpec{"simulate", setup_simulate},
       CommandSpec{"sandbox", setup_sandbox},
+      CommandSpec{"reconcile", setup_reconcile},
   };
   return k_commands;
 }

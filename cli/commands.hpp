@@ -29,6 +29,7 @@ void setup_crd(CLI::App& root, Context& ctx);
 void setup_simulate(CLI::App& root, Context& ctx);
 void setup_get(CLI::App& root, Context& ctx);
 void setup_completion(CLI::App& root, Context& ctx);
+void setup_reconcile(CLI::App& root, Context& ctx);
 
 /// The hidden `gpuorch __complete WORD...` the completion scripts call
 /// (cmd_completion.cpp). It runs before flag parsing, so that the words being

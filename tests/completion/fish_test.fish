@@ -31,7 +31,7 @@ function expect
 end
 
 set -l tab \t
-expect "gpuorch " "completion$tab"'Print the shell completion script for bash, zsh or fish' "crd$tab"'Print the GPUWorkload CustomResourceDefinition' "get$tab"'List GPUWorkloads, or show the named ones' "sandbox$tab"'Run a local Kubernetes API server with simulated GPU nodes' "simulate$tab"'Place workloads offline on a node snapshot, a synthetic cluster or a real trace; compare strategies' "validate$tab"'Check GPUWorkload manifests offline against the CRD\'s schema' "version$tab"'Print the gpuorch version'
+expect "gpuorch " "completion$tab"'Print the shell completion script for bash, zsh or fish' "crd$tab"'Print the GPUWorkload CustomResourceDefinition' "get$tab"'List GPUWorkloads, or show the named ones' "reconcile$tab"'Run one controller pass over the GPUWorkloads, then exit' "sandbox$tab"'Run a local Kubernetes API server with simulated GPU nodes' "simulate$tab"'Place workloads offline on a node snapshot, a synthetic cluster or a real trace; compare strategies' "validate$tab"'Check GPUWorkload manifests offline against the CRD\'s schema' "version$tab"'Print the gpuorch version'
 expect "gpuorch ver" "version$tab"'Print the gpuorch version'
 expect "gpuorch completion " bash fish zsh
 expect "gpuorch completion z" zsh

@@ -65,7 +65,7 @@ expect() {
 }
 
 # The first call autoloads _gpuorch from fpath (the autoload branch of the script).
-expect "gpuorch " get version validate crd completion simulate sandbox
+expect "gpuorch " get version validate crd completion simulate sandbox reconcile
 expect "gpuorch ver" version
 expect "gpuorch completion " bash zsh fish
 expect "gpuorch completion z" zsh

@@ -488,7 +488,9 @@ Result<Observed> observe_cluster(kube::Client& client, const ObserveOptions& opt
   const auto jobs = items_of(job_list);
   const auto pods = items_of(pod_list);
   const auto nodes = items_of(node_list);
-  return observed_from_json(workloads, jobs, pods, nodes, options.now, options.seed);
+  auto observed = observed_from_json(workloads, jobs, pods, nodes, options.now, options.seed);
+  observed.namespace_name = options.namespace_name;
+  return observed;
 }
 
 }  // namespace gpuorch::control

@@ -68,6 +68,15 @@ TEST_CASE("commands and their descriptions come from the CLI definition") {
   CHECK(f.values({"nothing"}).empty());
 }
 
+TEST_CASE("reconcile: its flags and their fixed values complete") {
+  Fixture f;
+  CHECK(f.values({"rec"}) == Strings{"reconcile"});
+  CHECK(f.values({"reconcile", "--qu"}) == Strings{"--queueing"});
+  CHECK(f.values({"reconcile", "--queueing", ""}) == Strings{"best-effort", "strict"});
+  CHECK(f.values({"reconcile", "-o", ""}) == Strings{"table", "json"});
+  CHECK(f.values({"reconcile", "--dry-run", "--dry"}).empty());  // a flag already given is not offered again
+}
+
 TEST_CASE("a command added later is completed without further work, hidden ones are not") {
   Fixture f;
   bool wait = false;

@@ -84,6 +84,8 @@ struct Observed {
   std::vector<JobView> jobs;  ///< gpuorch Jobs (label gpuorch.io/workload), every namespace
   std::vector<PodView> pods;  ///< pods that hold or may hold resources, and pods of gpuorch Jobs
   std::vector<sched::NodeSpec> nodes;
+  /// The namespace the workloads were listed in ("" = every namespace).
+  std::string namespace_name;
   model::Time now{};
   std::uint64_t seed = 0;
   /// Objects that could not be read ("GPUWorkload ml/x: ..."): they are skipped, not fatal.

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <gpuorch/control/observe.hpp>
+#include <gpuorch/control/plan.hpp>
+#include <gpuorch/sched/queue.hpp>
+
+namespace gpuorch::control {
+
+struct ReconcileOptions {
+  /// Image for workloads without spec.image; a workload with neither stays Pending.
+  std::string default_image;
+  sched::QueueingPolicy queueing = sched::QueueingPolicy::best_effort;
+  /// Price per GPU-hour by GPU model for CostOptimized (nodes may carry their own).
+  std::map<std::string, double> price_by_model;
+  /// How soon to look again at a workload whose Job is running.
+  std::chrono::seconds follow_interval{30};
+  /// How soon to try an unschedulable workload again.
+  std::chrono::seconds unschedulable_interval{10};
+};
+
+/// One reconcile pass, as a pure function: the actions that bring every
+/// observed workload one step along the state machine of DESIGN.md §6, in
+/// queue order with in-pass reservations, plus the requeue time.
+/// Deterministic: the same Observed (including `now` and `seed`) and options
+/// give the same Plan.
+///
+/// Per workload:
+///  1. being deleted: delete its Jobs (background), then remove the finalizer;
+///  2. without the finalizer: add it;
+///  3. invalid spec: Failed, naming the field;
+///  4. Pending with status.nextRetryTime in the future: nothing (requeue then);
+///  5. Pending: place it (queue order, each workload's strategy); no fit: stay
+///     Pending with the reason in the message and a FailedScheduling Event;
+///     fit: create Job <name>-<retryCount>, status Scheduled, Event Scheduled.
+///     A live Job of the current attempt that already exists (a crash between
+///     creating it and writing status) is adopted instead;
+///  6. Scheduled/Running: follow the Job: running -> Running; complete ->
+///     Succeeded; failed or gone -> retry (retryCount+1, nextRetryTime,
+///     Pending, Event Retrying) while retryCount < maxRetries, else Failed;
+///  7. Succeeded and Failed never change.
+/// Live Jobs that are not the workload's current attempt, and Jobs labelled
+/// for a workload that no longer exists (or was recreated), are deleted, so
+/// one workload never has two live Jobs.
+Plan reconcile(const Observed& observed, const ReconcileOptions& options = {});
+
+}  // namespace gpuorch::control

@@ -1,0 +1,297 @@
+// Reconcile passes against the real `gpuorch sandbox` process: observe, plan,
+// apply, repeated until every workload is terminal, with the invariants of
+// DESIGN.md §6 checked after every pass. Kills are simulated by applying only
+// a prefix of a plan (what a SIGKILL between two writes leaves behind).
+#include <gpuorch/control/executor.hpp>
+#include <gpuorch/control/job_builder.hpp>
+#include <gpuorch/control/names.hpp>
+#include <gpuorch/control/observe.hpp>
+#include <gpuorch/control/reconcile.hpp>
+#include <gpuorch/kube/client.hpp>
+#include <gpuorch/kube/rest_config.hpp>
+#include <gpuorch/model/crd.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+using namespace gpuorch;
+using namespace gpuorch::control;
+using nlohmann::json;
+
+extern char** environ;  // NOLINT
+
+namespace {
+
+/// Starts `gpuorch sandbox` on a free port with the given extra flags and waits for its ready file.
+class SandboxProcess {
+ public:
+  explicit SandboxProcess(std::vector<std::string> extra) {
+    char dir_template[] = "/tmp/gpuorch-reconcile-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    m_dir = dir_template;
+    const auto ready = (m_dir / "ready").string();
+    m_kubeconfig = (m_dir / "kubeconfig").string();
+    std::vector<std::string> args = {GPUORCH_BINARY, "sandbox", "--port",           "0",
+                                     "--ready-file", ready,     "--kubeconfig-out", m_kubeconfig};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    REQUIRE(::posix_spawn(&m_pid, GPUORCH_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
+    for (int i = 0; i < 3000 && !std::filesystem::exists(ready); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_MESSAGE(std::filesystem::exists(ready), "the sandbox did not become ready");
+    kube::ConfigOverrides overrides;
+    overrides.kubeconfig = m_kubeconfig;
+    auto config = kube::load_rest_config(overrides, kube::Environment({}), kube::RealFileSystem()).value_or_throw();
+    m_client = kube::Client::create(config, {}, kube::Environment({})).value_or_throw();
+    auto crd = m_client->create(kube::resources::custom_resource_definitions(), "", model::workload_crd());
+    REQUIRE_MESSAGE(crd.ok(), (crd.ok() ? "" : crd.error().message()));
+  }
+  ~SandboxProcess() {
+    ::kill(m_pid, SIGTERM);
+    ::waitpid(m_pid, nullptr, 0);
+    std::filesystem::remove_all(m_dir);
+  }
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  [[nodiscard]] kube::Client& client() const { return *m_client; }
+
+  [[nodiscard]] json stats() const {
+    kube::Request r;
+    r.path = "/sandbox/v1/stats";
+    auto res = m_client->send(r).value_or_throw();
+    return json::parse(res.body);
+  }
+
+ private:
+  std::filesystem::path m_dir;
+  std::string m_kubeconfig;
+  pid_t m_pid = 0;
+  std::shared_ptr<kube::Client> m_client;
+};
+
+json workload(const std::string& name, int gpus, int priority, const std::string& strategy, int max_retries = 3) {
+  return {{"apiVersion", "gpuorch.io/v1alpha1"},
+          {"kind", "GPUWorkload"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"modelName", "llama"},
+            {"gpuCount", gpus},
+            {"priority", priority},
+            {"schedulingStrategy", strategy},
+            {"image", "busybox"},
+            {"retryPolicy", {{"maxRetries", max_retries}, {"backoffSeconds", 1}, {"maxBackoffSeconds", 2}}}}}};
+}
+
+Observed observe(const SandboxProcess& sandbox, std::uint64_t seed) {
+  ObserveOptions o;
+  o.namespace_name = "default";
+  o.now = std::chrono::system_clock::now();
+  o.seed = seed;
+  o.page_size = 7;  // several pages even for small tests
+  return observe_cluster(sandbox.client(), o).value_or_throw();
+}
+
+// Invariants after a pass: at most one live Job per workload, no GPUs
+// over-committed on any node (by the observation and by the sandbox's own check).
+void check_invariants(const SandboxProcess& sandbox, const Observed& obs) {
+  std::map<std::string, int> live;
+  for (const auto& j : obs.jobs) {
+    if (j.live()) {
+      ++live[j.owner_uid];
+    }
+  }
+  for (const auto& [uid, n] : live) {
+    CHECK_MESSAGE(n <= 1, "workload " << uid << " has " << n << " live Jobs");
+  }
+  const auto snap = build_cluster_state(obs);
+  for (const auto& u : snap.usage) {
+    CHECK_FALSE(u.overcommitted);
+  }
+  CHECK(sandbox.stats().value("violations", 0) == 0);
+}
+
+bool all_terminal(const Observed& obs) {
+  return std::all_of(obs.workloads.begin(), obs.workloads.end(),
+                     [](const model::Workload& w) { return w.status.phase && model::is_terminal(*w.status.phase); });
+}
+
+// Keeps only the first `keep` actions of the plan: what a reconciler killed
+// after that many writes leaves behind.
+Plan prefix(Plan plan, std::size_t keep) {
+  if (plan.actions.size() > keep) {
+    plan.actions.resize(keep);
+  }
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("passes run workloads to the end: placement, Jobs, retries, Events, cleanup") {
+  SandboxProcess sandbox({"--nodes", "3", "--gpus-per-node", "4", "--job-duration", "300ms", "--seed", "3"});
+  auto& client = sandbox.client();
+  const std::vector<json> workloads = {
+      workload("big", 4, 10, "BestFit"),
+      workload("mid", 2, 5, "LeastLoaded"),
+      workload("small-a", 1, 0, "Random"),
+      workload("small-b", 1, 0, "CostOptimized"),
+      workload("too-big", 8, 0, "LeastLoaded"),
+      workload("fill-1", 4, 1, "BestFit"),
+      workload("fill-2", 3, 1, "MinFragmentation"),
+  };
+  for (const auto& w : workloads) {
+    REQUIRE(client.create(kube::resources::gpu_workloads(), "default", w).ok());
+  }
+
+  ReconcileOptions options;
+  ExecutorOptions exec;
+  exec.parallelism = 4;
+  bool saw_scheduled_event = false;
+  int passes = 0;
+  for (; passes < 120; ++passes) {
+    const auto obs = observe(sandbox, static_cast<std::uint64_t>(passes));
+    check_invariants(sandbox, obs);
+    // "too-big" can never fit and stays Pending.
+    bool done = true;
+    for (const auto& w : obs.workloads) {
+      if (w.metadata.name != "too-big" && !(w.status.phase && model::is_terminal(*w.status.phase))) {
+        done = false;
+      }
+    }
+    if (done && !obs.workloads.empty()) {
+      break;
+    }
+    const Plan plan = reconcile(obs, options);
+    const auto report = execute(client, plan, exec).value_or_throw();
+    CHECK_MESSAGE(report.errors.empty(), (report.errors.empty() ? "" : report.errors.front()));
+    saw_scheduled_event = saw_scheduled_event || report.counts.scheduled > 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  REQUIRE(passes < 120);
+  const auto obs = observe(sandbox, 0);
+  std::map<std::string, model::Workload> by_name;
+  for (const auto& w : obs.workloads) {
+    by_name[w.metadata.name] = w;
+    CHECK(w.metadata.has_finalizer(k_finalizer));
+  }
+  for (const char* name : {"big", "mid", "small-a", "small-b", "fill-1", "fill-2"}) {
+    CAPTURE(name);
+    CHECK(model::to_string(by_name[name].status.phase.value()) == "Succeeded");
+  }
+  CHECK(by_name["too-big"].status.phase == model::Phase::pending);
+  CHECK(by_name["too-big"].status.message == "0/3 nodes fit: 3 have fewer than 8 GPUs");
+  CHECK(saw_scheduled_event);
+
+  // Deletion: Jobs go first, then the finalizer, then the workload itself.
+  REQUIRE(client.remove(kube::resources::gpu_workloads(), "default", "big").ok());
+  for (int i = 0; i < 3; ++i) {
+    (void)execute(client, reconcile(observe(sandbox, 0), options), exec).value_or_throw();
+  }
+  CHECK(client.get(kube::resources::gpu_workloads(), "default", "big").error().code() == ErrorCode::not_found);
+  kube::ListOptions jl;
+  jl.label_selector = "gpuorch.io/workload=big";
+  CHECK(client.list_all(kube::resources::jobs(), "default", jl).value_or_throw()["items"].empty());
+}
+
+TEST_CASE("a pass killed after any write converges, never with two live Jobs") {
+  SandboxProcess sandbox({"--nodes", "2", "--gpus-per-node", "4", "--job-duration", "200ms", "--seed", "5"});
+  auto& client = sandbox.client();
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(client
+                .create(kube::resources::gpu_workloads(), "default",
+                        workload("w" + std::to_string(i), 1 + i % 3, i % 4, i % 2 == 0 ? "BestFit" : "LeastLoaded"))
+                .ok());
+  }
+  ReconcileOptions options;
+  ExecutorOptions exec;
+  exec.parallelism = 1;  // plan order: a prefix is exactly what a kill leaves
+  std::size_t keep = 1;
+  int passes = 0;
+  for (; passes < 200; ++passes) {
+    const auto obs = observe(sandbox, 11);
+    check_invariants(sandbox, obs);
+    if (all_terminal(obs) && !obs.workloads.empty()) {
+      break;
+    }
+    const Plan plan = reconcile(obs, options);
+    // Every other pass is "killed" after a varying number of writes.
+    const Plan applied = passes % 2 == 0 ? prefix(plan, keep) : plan;
+    keep = keep % 7 + 1;
+    (void)execute(client, applied, exec).value_or_throw();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(passes < 200);
+  const auto obs = observe(sandbox, 0);
+  for (const auto& w : obs.workloads) {
+    CAPTURE(w.metadata.name);
+    CHECK(w.status.phase == model::Phase::succeeded);
+  }
+}
+
+TEST_CASE("failing Jobs are retried with backoff until maxRetries, then Failed; Events are aggregated") {
+  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2", "--job-duration", "100ms", "--failure-rate", "1"});
+  auto& client = sandbox.client();
+  REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("doomed", 1, 0, "BestFit", 2)).ok());
+  ExecutorOptions exec;
+  int passes = 0;
+  for (; passes < 100; ++passes) {
+    const auto obs = observe(sandbox, 1);
+    check_invariants(sandbox, obs);
+    if (all_terminal(obs)) {
+      break;
+    }
+    const auto report = execute(client, reconcile(obs, {}), exec).value_or_throw();
+    CHECK_MESSAGE(report.errors.empty(), (report.errors.empty() ? "" : report.errors.front()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(passes < 100);
+  const auto w =
+      model::workload_from_json(client.get(kube::resources::gpu_workloads(), "default", "doomed").value_or_throw())
+          .value_or_throw();
+  CHECK(w.status.phase == model::Phase::failed);
+  CHECK(w.status.retry_count == 2);
+  CHECK_MESSAGE(
+      w.status.message.find("Job doomed-2 failed (BackoffLimitExceeded); no retries left (2/2)") != std::string::npos,
+      w.status.message);
+  kube::ListOptions jl;
+  jl.label_selector = "gpuorch.io/workload=doomed";
+  CHECK(client.list_all(kube::resources::jobs(), "default", jl).value_or_throw()["items"].size() == 3);
+
+  kube::ListOptions lo;
+  lo.field_selector = "involvedObject.name=doomed";
+  const auto events = client.list_all(kube::resources::events(), "default", lo).value_or_throw();
+  std::map<std::string, int> counts;
+  for (const auto& e : events["items"]) {
+    if (e.value("reportingComponent", "") == k_controller_name) {
+      CHECK(counts.emplace(e.value("reason", ""), e.value("count", 0)).second);  // one Event per reason
+    }
+  }
+  CHECK(counts == std::map<std::string, int>{{"Failed", 1}, {"Retrying", 2}, {"Scheduled", 3}});
+  CHECK(client.get(kube::resources::events(), "default", event_name("doomed", w.metadata.uid, "Retrying")).ok());
+}
+
+TEST_CASE("dry-run plans write nothing") {
+  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2"});
+  auto& client = sandbox.client();
+  REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w", 1, 0, "BestFit")).ok());
+  const auto before = client.get(kube::resources::gpu_workloads(), "default", "w").value_or_throw();
+  const Plan plan = reconcile(observe(sandbox, 1), {});
+  CHECK(plan.actions.size() == 4);  // AddFinalizer, CreateJob, UpdateStatus, EmitEvent
+  const auto after = client.get(kube::resources::gpu_workloads(), "default", "w").value_or_throw();
+  CHECK(before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]);
+}
