@@ -29,6 +29,9 @@ int exit_code_for(const Error& error) {
 void print_error(std::ostream& err, const Error& error) {
   if (error.http_status() != 0 && !error.reason().empty()) {
     err << "Error from server (" << error.reason() << "): " << error.message() << '\n';
+  } else if (error.http_status() != 0) {
+    // An API error without a reason (StatusReasonUnknown), printed as kubectl does.
+    err << "Error from server: " << error.message() << '\n';
   } else {
     err << "error: " << error.message() << '\n';
   }

@@ -8,21 +8,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <gpuorch/base/strings.hpp>
 #include <gpuorch/kube/rate_limiter.hpp>
+#include <gpuorch/model/api_status.hpp>
 
 namespace gpuorch::kube {
 namespace {
 
 using nlohmann::json;
-
-std::string trim(std::string_view s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  const auto end = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(begin, end - begin + 1));
-}
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -65,49 +58,11 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-/// metav1.StatusReason for a code when the server sent no Status.
-std::string default_reason(int status) {
-  switch (status) {
-    case 400:
-      return "BadRequest";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "NotFound";
-    case 405:
-      return "MethodNotAllowed";
-    case 406:
-      return "NotAcceptable";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 413:
-      return "RequestEntityTooLarge";
-    case 415:
-      return "UnsupportedMediaType";
-    case 422:
-      return "Invalid";
-    case 429:
-      return "TooManyRequests";
-    case 500:
-      return "InternalError";
-    case 503:
-      return "ServiceUnavailable";
-    case 504:
-      return "Timeout";
-    default:
-      return status >= 500 ? "InternalError" : "Unknown";
-  }
-}
-
 int parse_retry_after(const HttpResponse& response) {
   if (auto value = response.header("Retry-After")) {
     const auto text = trim(*value);
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() < 8) {
-      return std::stoi(text);
+      return std::stoi(std::string(text));
     }
   }
   return 0;
@@ -117,7 +72,7 @@ int parse_retry_after(const HttpResponse& response) {
 std::string warning_text(std::string_view header) {
   const auto quote = header.find('"');
   if (quote == std::string_view::npos) {
-    return trim(header);
+    return std::string(trim(header));
   }
   std::string out;
   for (std::size_t i = quote + 1; i < header.size(); ++i) {
@@ -353,17 +308,18 @@ Error decode_api_error(const HttpResponse& response, std::string_view verb, std:
     message = trim(response.body).substr(0, 512);
   }
   if (reason.empty()) {
-    reason = default_reason(status);
+    // A create that collides is AlreadyExists; every other 409 is a Conflict (as client-go decides).
+    reason = status == 409 && verb == "POST" ? model::k_reason_already_exists : model::status_reason_for_code(status);
   }
   if (message.empty()) {
     message = fmt::format("the server responded with {} {} to {} {}", status, reason_phrase(status), verb, url);
   }
   ErrorCode code = ErrorCode::api;
-  if (reason == "NotFound" || (status == 404 && reason == "Unknown")) {
+  if (reason == model::k_reason_not_found) {
     code = ErrorCode::not_found;
-  } else if (reason == "AlreadyExists" || reason == "Conflict" || status == 409) {
+  } else if (reason == model::k_reason_already_exists || reason == model::k_reason_conflict || status == 409) {
     code = ErrorCode::conflict;
-  } else if (reason == "Invalid" || status == 422) {
+  } else if (reason == model::k_reason_invalid || status == 422) {
     code = ErrorCode::invalid;
   } else if (status == 401 || status == 403) {
     code = ErrorCode::auth;

@@ -1,7 +1,5 @@
 #include <gpuorch/kube/http.hpp>
 
-#include <gpuorch/base/strings.hpp>
-
 #include <array>
 #include <atomic>
 #include <cctype>
@@ -9,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <gpuorch/base/strings.hpp>
 
 namespace gpuorch::kube {
 namespace {
@@ -19,15 +18,6 @@ std::string lower(std::string_view s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return out;
-}
-
-std::string trim(std::string_view s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  const auto end = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(begin, end - begin + 1));
 }
 
 struct UrlParts {

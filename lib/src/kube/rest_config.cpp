@@ -7,6 +7,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <gpuorch/base/strings.hpp>
+
 namespace gpuorch::kube {
 namespace {
 
@@ -41,15 +43,6 @@ std::string join_host_port(const std::string& host, const std::string& port) {
     return fmt::format("[{}]:{}", host, port);
   }
   return fmt::format("{}:{}", host, port);
-}
-
-std::string trim(std::string_view text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) {
-    return {};
-  }
-  const auto end = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(begin, end - begin + 1));
 }
 
 /// Reads a file named by a kubeconfig field, naming the field and owner on failure.

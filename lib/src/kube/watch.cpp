@@ -1,6 +1,7 @@
 #include <gpuorch/kube/watch.hpp>
 
 #include <fmt/format.h>
+#include <gpuorch/model/api_status.hpp>
 
 namespace gpuorch::kube {
 namespace {
@@ -57,7 +58,8 @@ Error watch_event_error(const json& status) {
 }
 
 bool is_gone(const Error& error) {
-  return error.http_status() == 410 || error.reason() == "Expired" || error.reason() == "Gone";
+  return error.http_status() == 410 || error.reason() == model::k_reason_expired ||
+         error.reason() == model::k_reason_gone;
 }
 
 Result<std::string> watch(Client& client, const Gvr& gvr, std::string_view ns, const WatchOptions& options,

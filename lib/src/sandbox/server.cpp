@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include <gpuorch/model/api_status.hpp>
 #include <gpuorch/sandbox/patch.hpp>
 #include <gpuorch/sandbox/protobuf.hpp>
 #include <gpuorch/sandbox/table.hpp>
@@ -25,38 +26,7 @@ using Clock = std::chrono::system_clock;
 const char* k_json = "application/json";
 
 std::string reason_for(int code) {
-  switch (code) {
-    case 400:
-      return "BadRequest";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "NotFound";
-    case 405:
-      return "MethodNotAllowed";
-    case 406:
-      return "NotAcceptable";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Expired";
-    case 413:
-      return "RequestEntityTooLarge";
-    case 415:
-      return "UnsupportedMediaType";
-    case 422:
-      return "Invalid";
-    case 429:
-      return "TooManyRequests";
-    case 503:
-      return "ServiceUnavailable";
-    case 504:
-      return "Timeout";
-    default:
-      return "InternalError";
-  }
+  return std::string(model::status_reason_for_code(code));
 }
 
 /// metav1.Status for a failure.
@@ -911,7 +881,7 @@ struct ApiServer::Impl {
     if (faults.watch_gone()) {
       gone =
           Error(ErrorCode::api, "too old resource version: " + req.get_param_value("resourceVersion") + " (injected)")
-              .with_http(410, "Expired");
+              .with_http(410, std::string(model::k_reason_expired));
     } else {
       auto w = store.watch(type, route.ns, list_options(req));
       if (!w.ok()) {
@@ -927,7 +897,8 @@ struct ApiServer::Impl {
     res.status = 200;
     if (gone) {
       // A watch that cannot start answers 200 with one ERROR event, as the real server does.
-      const json event = {{"type", "ERROR"}, {"object", status_json(410, "Expired", gone->message())}};
+      const json event = {{"type", "ERROR"},
+                          {"object", status_json(410, std::string(model::k_reason_expired), gone->message())}};
       res.set_content(event.dump() + "\n", k_json);
       return;
     }

@@ -29,6 +29,11 @@ TEST_CASE("errors print like kubectl") {
   print_error(local, Error(ErrorCode::invalid, "job.yaml is invalid")
                          .with_causes({{"spec.gpuCount", "must be >= 1, got 0", "job.yaml:7:13", ""}}));
   CHECK(local.str() == "error: job.yaml is invalid\njob.yaml:7:13: spec.gpuCount: must be >= 1, got 0\n");
+
+  // StatusReasonUnknown (""): kubectl prints no reason.
+  std::ostringstream unknown;
+  print_error(unknown, Error(ErrorCode::api, "I'm a teapot").with_http(418, ""));
+  CHECK(unknown.str() == "Error from server: I'm a teapot\n");
 }
 
 TEST_CASE("the kubectl plugin name changes the program name") {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <gpuorch/kube/rate_limiter.hpp>
+#include <gpuorch/kube/watch.hpp>
 
 #include "unit/kube/fakes.hpp"
 #include "unit/kube/test_server.hpp"
@@ -234,6 +235,34 @@ TEST_CASE("metav1.Status answers become typed errors") {
   CHECK(other.error().code() == ErrorCode::api);
   CHECK(other.error().reason() == "BadRequest");
   CHECK(other.error().message() == "plain text failure");
+}
+
+TEST_CASE("answers without a metav1.Status get the reason of their HTTP code") {
+  const auto decode = [](int status, std::string_view verb) {
+    HttpResponse response;
+    response.status = status;
+    response.body = "<html>proxy error</html>";
+    return decode_api_error(response, verb, "https://k8s.example/apis/x");
+  };
+  CHECK(decode(410, "GET").reason() == "Gone");
+  CHECK(decode(410, "GET").code() == ErrorCode::api);
+  CHECK(decode(409, "POST").reason() == "AlreadyExists");
+  CHECK(decode(409, "POST").code() == ErrorCode::conflict);
+  CHECK(decode(409, "PUT").reason() == "Conflict");
+  CHECK(decode(404, "GET").code() == ErrorCode::not_found);
+  CHECK(decode(503, "GET").reason() == "ServiceUnavailable");
+  CHECK(decode(418, "GET").reason().empty());
+  // A server's own reason wins: kube-apiserver answers an expired watch with 410 Expired.
+  HttpResponse expired;
+  expired.status = 410;
+  expired.body = json{{"kind", "Status"},    {"apiVersion", "v1"}, {"status", "Failure"},
+                      {"reason", "Expired"}, {"code", 410},        {"message", "too old resource version: 1 (5)"}}
+                     .dump();
+  const auto error = decode_api_error(expired, "GET", "https://k8s.example/api/v1/pods?watch=1");
+  CHECK(error.reason() == "Expired");
+  CHECK(is_gone(error));
+  CHECK(is_gone(decode(410, "GET")));
+  CHECK(!is_gone(decode(409, "PUT")));
 }
 
 TEST_CASE("transient failures are retried with backoff only where safe") {

@@ -19,4 +19,14 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+/// `text` without leading and trailing ASCII white space (space, \t, \n, \v, \f, \r).
+inline std::string_view trim(std::string_view text) noexcept {
+  constexpr std::string_view k_space = " \t\n\v\f\r";
+  const auto begin = text.find_first_not_of(k_space);
+  if (begin == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(begin, text.find_last_not_of(k_space) - begin + 1);
+}
+
 }  // namespace gpuorch
