@@ -6,14 +6,20 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <optional>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
+#include <gpuorch/base/strings.hpp>
+#include <gpuorch/model/manifest.hpp>
 #include <gpuorch/model/quantity.hpp>
 #include <gpuorch/model/time.hpp>
+#include <gpuorch/model/workload.hpp>
+#include <gpuorch/sched/kube_objects.hpp>
+
+#include "json_reader.hpp"
 
 namespace gpuorch::sched {
 namespace {
@@ -23,16 +29,6 @@ constexpr std::int64_t k_gib = std::int64_t{1} << 30;
 
 Error at(std::string_view source, std::size_t line, std::string_view message) {
   return Error(ErrorCode::config, fmt::format("{}:{}: {}", source, line, message));
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.front())) != 0)) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) != 0)) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 std::string_view first_line(std::string_view content) {
@@ -254,37 +250,20 @@ Result<WorkloadInput> parse_alibaba_pods(std::string_view content, std::string_v
   return input;
 }
 
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-// "2017-10-09 07:01:55" (UTC) -> seconds since the epoch.
+// "2017-10-09 07:01:55" (UTC) -> seconds since the epoch: an RFC 3339 time
+// but for the separator and the zone, so the model's parser reads it.
 std::optional<std::int64_t> parse_philly_time(std::string_view text) {
-  int y = 0;
-  unsigned mo = 0;
-  unsigned d = 0;
-  unsigned h = 0;
-  unsigned mi = 0;
-  unsigned s = 0;
-  if (text.size() != 19 || text[4] != '-' || text[7] != '-' || (text[10] != ' ' && text[10] != 'T') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() != 19 || (text[10] != ' ' && text[10] != 'T')) {
     return std::nullopt;
   }
-  const auto num = [&](std::size_t pos, std::size_t len, auto& out) {
-    const auto [p, ec] = std::from_chars(text.data() + pos, text.data() + pos + len, out);
-    return ec == std::errc() && p == text.data() + pos + len;
-  };
-  if (!num(0, 4, y) || !num(5, 2, mo) || !num(8, 2, d) || !num(11, 2, h) || !num(14, 2, mi) || !num(17, 2, s) ||
-      mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
+  std::string rfc3339(text);
+  rfc3339[10] = 'T';
+  rfc3339 += 'Z';
+  const auto time = model::parse_time(rfc3339);
+  if (!time.ok()) {
     return std::nullopt;
   }
-  return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  return std::chrono::duration_cast<std::chrono::seconds>(time->time_since_epoch()).count();
 }
 
 Result<WorkloadInput> parse_philly(std::string_view content, std::string_view source) {
@@ -324,239 +303,74 @@ Result<WorkloadInput> parse_philly(std::string_view content, std::string_view so
 }
 
 // --- YAML / JSON ----------------------------------------------------------
+// Read with the model's YAML reader, the one `gpuorch validate` and `submit`
+// use: same YAML rules, and errors at "file:line:column".
 
-std::size_t line_of(const YAML::Node& node) {
-  return static_cast<std::size_t>(node.Mark().line) + 1;
+using nlohmann::json;
+using Pointer = json::json_pointer;
+
+std::string kind_of(const json& object) {
+  return object.is_object() && object.contains("kind") && object["kind"].is_string() ? object["kind"].get<std::string>()
+                                                                                     : std::string();
 }
 
-Result<std::vector<YAML::Node>> load_documents(std::string_view content, std::string_view source) {
-  try {
-    return YAML::LoadAll(std::string(content));
-  } catch (const YAML::Exception& e) {
-    return at(source, static_cast<std::size_t>(e.mark.line) + 1, e.msg);
-  }
+std::string api_version_of(const json& object) {
+  return object.is_object() && object.contains("apiVersion") && object["apiVersion"].is_string()
+             ? object["apiVersion"].get<std::string>()
+             : std::string();
 }
 
-Result<std::string> scalar(const YAML::Node& node, std::string_view field, std::string_view source) {
-  if (!node.IsScalar()) {
-    return at(source, line_of(node), fmt::format("{}: expected a scalar", field));
-  }
-  return node.Scalar();
+model::Locator locator_of(const model::ManifestDocument& doc) {
+  return [&doc](const Pointer& pointer, model::MarkTarget target) {
+    return doc.locate(pointer, target == model::MarkTarget::key);
+  };
 }
 
-Result<std::int64_t> quantity_milli(const YAML::Node& node, std::string_view field, std::string_view source) {
-  GPUORCH_ASSIGN_OR_RETURN(const auto text, scalar(node, field, source));
-  auto q = model::Quantity::parse(text);
-  if (!q.ok()) {
-    return at(source, line_of(node), fmt::format("{}: {}", field, q.error().message()));
+/// The objects of a YAML/JSON source, typed lists (NodeList, GPUWorkloadList)
+/// flattened like `kind: List`. Malformed input: ErrorCode::config,
+/// "file:line:column: malformed YAML: ...".
+Result<std::vector<model::ManifestDocument>> load_objects(std::string_view content, std::string_view source) {
+  auto parsed = model::parse_manifest(model::ManifestSource{std::string(source), std::string(content)});
+  if (!parsed.ok()) {
+    return Error(ErrorCode::config, parsed.error().message());
   }
-  return q->milli();
-}
-
-Result<std::int64_t> quantity_value(const YAML::Node& node, std::string_view field, std::string_view source) {
-  GPUORCH_ASSIGN_OR_RETURN(const auto text, scalar(node, field, source));
-  auto q = model::Quantity::parse(text);
-  if (!q.ok()) {
-    return at(source, line_of(node), fmt::format("{}: {}", field, q.error().message()));
-  }
-  return q->value();
-}
-
-Result<double> number(const YAML::Node& node, std::string_view field, std::string_view source) {
-  GPUORCH_ASSIGN_OR_RETURN(const auto text, scalar(node, field, source));
-  double value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(value)) {
-    return at(source, line_of(node), fmt::format("{}: not a number: \"{}\"", field, text));
-  }
-  return value;
-}
-
-Result<bool> boolean(const YAML::Node& node, std::string_view field, std::string_view source) {
-  GPUORCH_ASSIGN_OR_RETURN(const auto text, scalar(node, field, source));
-  if (text == "true" || text == "True") {
-    return true;
-  }
-  if (text == "false" || text == "False") {
-    return false;
-  }
-  return at(source, line_of(node), fmt::format("{}: expected true or false, got \"{}\"", field, text));
-}
-
-Result<Labels> string_map(const YAML::Node& node, std::string_view field, std::string_view source) {
-  Labels out;
-  if (!node || node.IsNull()) {
-    return out;
-  }
-  if (!node.IsMap()) {
-    return at(source, line_of(node), fmt::format("{}: expected a map", field));
-  }
-  for (const auto& kv : node) {
-    GPUORCH_ASSIGN_OR_RETURN(auto value, scalar(kv.second, fmt::format("{}.{}", field, kv.first.Scalar()), source));
-    out.emplace_back(kv.first.Scalar(), std::move(value));
-  }
-  return out;
-}
-
-Result<std::vector<Taint>> taints(const YAML::Node& node, std::string_view field, std::string_view source) {
-  std::vector<Taint> out;
-  if (!node || node.IsNull()) {
-    return out;
-  }
-  if (!node.IsSequence()) {
-    return at(source, line_of(node), fmt::format("{}: expected a list", field));
-  }
-  for (const auto& t : node) {
-    if (!t.IsMap() || !t["key"] || !t["effect"]) {
-      return at(source, line_of(t), fmt::format("{}: a taint needs key and effect", field));
-    }
-    Taint taint{t["key"].Scalar(), t["value"] ? t["value"].Scalar() : std::string(), t["effect"].Scalar()};
-    if (taint.effect != "NoSchedule" && taint.effect != "PreferNoSchedule" && taint.effect != "NoExecute") {
-      return at(
-          source, line_of(t["effect"]),
-          fmt::format("{}: effect must be NoSchedule, PreferNoSchedule or NoExecute, got \"{}\"", field, taint.effect));
-    }
-    out.push_back(std::move(taint));
-  }
-  return out;
-}
-
-Result<std::vector<Toleration>> tolerations(const YAML::Node& node, std::string_view field, std::string_view source) {
-  std::vector<Toleration> out;
-  if (!node || node.IsNull()) {
-    return out;
-  }
-  if (!node.IsSequence()) {
-    return at(source, line_of(node), fmt::format("{}: expected a list", field));
-  }
-  for (const auto& t : node) {
-    if (!t.IsMap()) {
-      return at(source, line_of(t), fmt::format("{}: expected a map", field));
-    }
-    Toleration tol;
-    tol.key = t["key"] ? t["key"].Scalar() : std::string();
-    tol.op = t["operator"] ? t["operator"].Scalar() : std::string("Equal");
-    tol.value = t["value"] ? t["value"].Scalar() : std::string();
-    tol.effect = t["effect"] ? t["effect"].Scalar() : std::string();
-    if (tol.op != "Equal" && tol.op != "Exists") {
-      return at(source, line_of(t), fmt::format("{}: operator must be Equal or Exists, got \"{}\"", field, tol.op));
-    }
-    out.push_back(std::move(tol));
-  }
-  return out;
-}
-
-std::string kind_of(const YAML::Node& doc) {
-  return doc.IsMap() && doc["kind"] && doc["kind"].IsScalar() ? doc["kind"].Scalar() : std::string();
-}
-
-std::string api_version_of(const YAML::Node& doc) {
-  return doc.IsMap() && doc["apiVersion"] && doc["apiVersion"].IsScalar() ? doc["apiVersion"].Scalar() : std::string();
-}
-
-// The objects of every document, with Lists and NodeLists flattened.
-std::vector<YAML::Node> objects_of(const std::vector<YAML::Node>& docs) {
-  std::vector<YAML::Node> out;
-  for (const auto& doc : docs) {
-    if (!doc || doc.IsNull()) {
+  std::vector<model::ManifestDocument> objects;
+  for (auto& doc : *parsed) {
+    const auto kind = kind_of(doc.value);
+    if (kind.ends_with("List") && doc.value.contains("items") && doc.value["items"].is_array()) {
+      const auto& items = doc.value["items"];
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        model::ManifestDocument item;
+        item.source = doc.source;
+        item.base = doc.base / "items" / i;
+        item.start = doc.positions ? doc.positions->value(item.base).value_or(doc.start) : doc.start;
+        item.value = items[i];
+        item.positions = doc.positions;
+        objects.push_back(std::move(item));
+      }
       continue;
     }
-    const auto kind = kind_of(doc);
-    if (kind.ends_with("List") && doc["items"] && doc["items"].IsSequence()) {
-      for (const auto& item : doc["items"]) {
-        out.push_back(item);
-      }
-    } else {
-      out.push_back(doc);
-    }
+    objects.push_back(std::move(doc));
   }
-  return out;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    objects[i].index = i;
+  }
+  return objects;
 }
 
-Result<NodeSpec> parse_kube_node(const YAML::Node& obj, std::string_view source) {
-  NodeSpec node;
-  const auto meta = obj["metadata"];
-  if (!meta || !meta["name"]) {
-    return at(source, line_of(obj), "Node: metadata.name is required");
-  }
-  node.name = meta["name"].Scalar();
-  GPUORCH_ASSIGN_OR_RETURN(node.labels, string_map(meta["labels"], "metadata.labels", source));
-  GPUORCH_ASSIGN_OR_RETURN(const auto annotations, string_map(meta["annotations"], "metadata.annotations", source));
-  const auto status = obj["status"];
-  // yaml-cpp's operator= writes through to the referenced node; reset() rebinds.
-  YAML::Node resources;
-  if (status && status["allocatable"] && status["allocatable"].IsMap()) {
-    resources.reset(status["allocatable"]);
-  } else if (status && status["capacity"]) {
-    resources.reset(status["capacity"]);
-  }
-  if (!resources || !resources.IsMap()) {
-    return at(source, line_of(obj),
-              fmt::format("Node {}: status.allocatable (or status.capacity) is required", node.name));
-  }
-  if (resources["cpu"]) {
-    GPUORCH_ASSIGN_OR_RETURN(node.cpu_milli, quantity_milli(resources["cpu"], "status.allocatable.cpu", source));
-  }
-  if (resources["memory"]) {
-    GPUORCH_ASSIGN_OR_RETURN(node.memory_bytes,
-                             quantity_value(resources["memory"], "status.allocatable.memory", source));
-  }
-  if (const auto gpu = resources[std::string(k_gpu_resource)]) {
-    GPUORCH_ASSIGN_OR_RETURN(const auto gpus, quantity_value(gpu, "status.allocatable[nvidia.com/gpu]", source));
-    if (gpus < 0 || gpus > k_max_gpus_per_node) {
-      return at(source, line_of(gpu),
-                fmt::format("Node {}: {} GPUs, at most {} are supported", node.name, gpus, k_max_gpus_per_node));
-    }
-    node.gpu_count = static_cast<std::int32_t>(gpus);
-  }
-  if (const auto* product = node.label(k_gpu_product_label)) {
-    node.gpu_model = *product;
-  }
-  const auto price_text = [&]() -> const std::string* {
-    if (const auto* l = node.label(k_cost_label)) {
-      return l;
-    }
-    for (const auto& [k, v] : annotations) {
-      if (k == k_cost_label) {
-        return &v;
-      }
-    }
-    return nullptr;
-  }();
-  if (price_text != nullptr) {
-    double price = 0;
-    const auto [ptr, ec] = std::from_chars(price_text->data(), price_text->data() + price_text->size(), price);
-    if (ec != std::errc() || ptr != price_text->data() + price_text->size() || price < 0) {
-      return at(source, line_of(meta),
-                fmt::format("Node {}: {}: not a price: \"{}\"", node.name, k_cost_label, *price_text));
-    }
-    node.price_per_gpu_hour = price;
-  }
-  if (const auto spec = obj["spec"]) {
-    if (spec["unschedulable"]) {
-      GPUORCH_ASSIGN_OR_RETURN(node.cordoned, boolean(spec["unschedulable"], "spec.unschedulable", source));
-    }
-    GPUORCH_ASSIGN_OR_RETURN(node.taints, taints(spec["taints"], "spec.taints", source));
-  }
-  if (status && status["conditions"] && status["conditions"].IsSequence()) {
-    for (const auto& c : status["conditions"]) {
-      if (c["type"] && c["type"].Scalar() == "Ready") {
-        node.ready = c["status"] && c["status"].Scalar() == "True";
-      }
-    }
-  }
-  return node;
-}
-
-Result<NodeInput> parse_kube_nodes(const std::vector<YAML::Node>& docs, std::string_view source) {
+Result<NodeInput> parse_kube_nodes(const std::vector<model::ManifestDocument>& objects) {
   NodeInput input;
   input.format = InputFormat::kube_nodes;
-  for (const auto& obj : objects_of(docs)) {
-    if (kind_of(obj) != "Node") {
-      return at(source, line_of(obj), fmt::format("expected kind Node, got \"{}\"", kind_of(obj)));
+  for (const auto& obj : objects) {
+    if (kind_of(obj.value) != "Node") {
+      return Error(ErrorCode::config, fmt::format("{}: expected kind Node, got \"{}\"",
+                                                  obj.locate(Pointer("/kind"), false), kind_of(obj.value)));
     }
-    GPUORCH_ASSIGN_OR_RETURN(auto node, parse_kube_node(obj, source));
-    input.nodes.push_back(std::move(node));
+    auto node = node_from_json(obj.value, locator_of(obj));
+    if (!node.ok()) {
+      return Error(ErrorCode::config, node.error().message());
+    }
+    input.nodes.push_back(std::move(node).value());
   }
   return input;
 }
@@ -568,171 +382,159 @@ Result<NodeInput> parse_kube_nodes(const std::vector<YAML::Node>& docs, std::str
 //   nodes:
 //     - {name: h100, count: 4, gpus: 8, gpuModel: H100, cpu: "96", memory: 1Ti,
 //        labels: {...}, taints: [...], costPerGPUHour: 4.5, ready: true, cordoned: false}
-Result<NodeInput> parse_gpuorch_nodes(const YAML::Node& doc, std::string_view source) {
-  NodeInput input;
-  input.format = InputFormat::gpuorch_nodes;
-  if (const auto prices = doc["prices"]) {
-    if (!prices.IsMap()) {
-      return at(source, line_of(prices), "prices: expected a map of GPU model to price per GPU-hour");
+Status parse_gpuorch_nodes(const model::ManifestDocument& doc, NodeInput& input) {
+  const auto locate = locator_of(doc);
+  const detail::JsonReader r(doc.value, locate, doc.source);
+  if (const json* prices = r.find(Pointer("/prices"))) {
+    if (!prices->is_object()) {
+      return r.error(Pointer("/prices"), "expected a map of GPU model to price per GPU-hour");
     }
-    for (const auto& kv : prices) {
-      GPUORCH_ASSIGN_OR_RETURN(const double price, number(kv.second, "prices." + kv.first.Scalar(), source));
-      input.price_by_model[kv.first.Scalar()] = price;
+    for (const auto& [model, value] : prices->items()) {
+      GPUORCH_ASSIGN_OR_RETURN(const double price, r.number(Pointer("/prices") / model));
+      if (price < 0) {
+        return r.error(Pointer("/prices") / model, fmt::format("must be >= 0, got {}", price));
+      }
+      input.price_by_model[model] = price;
     }
   }
-  const auto nodes = doc["nodes"];
-  if (!nodes || !nodes.IsSequence()) {
-    return at(source, line_of(doc), "nodes: a list of nodes is required");
+  const json* nodes = r.find(Pointer("/nodes"));
+  if (nodes == nullptr || !nodes->is_array()) {
+    return r.error(Pointer("/nodes"), "a list of nodes is required");
   }
   constexpr std::array<std::string_view, 11> k_known{
       "name", "count", "gpus", "gpuModel", "cpu", "memory", "labels", "taints", "costPerGPUHour", "ready", "cordoned"};
-  for (const auto& n : nodes) {
-    if (!n.IsMap()) {
-      return at(source, line_of(n), "nodes: each entry must be a map");
+  for (std::size_t i = 0; i < nodes->size(); ++i) {
+    const auto at = Pointer("/nodes") / i;
+    const json& n = (*nodes)[i];
+    if (!n.is_object()) {
+      return r.error(at, "each entry must be a map");
     }
-    for (const auto& kv : n) {
-      if (std::find(k_known.begin(), k_known.end(), kv.first.Scalar()) == k_known.end()) {
-        return at(source, line_of(kv.first), fmt::format("nodes: unknown field \"{}\"", kv.first.Scalar()));
+    for (const auto& [key, value] : n.items()) {
+      if (std::find(k_known.begin(), k_known.end(), key) == k_known.end()) {
+        return r.error(at / key, "unknown field", true);
       }
     }
-    if (!n["name"]) {
-      return at(source, line_of(n), "nodes: name is required");
-    }
     NodeSpec node;
-    node.name = n["name"].Scalar();
+    GPUORCH_ASSIGN_OR_RETURN(node.name, r.scalar(at / "name"));
+    if (node.name.empty()) {
+      return r.error(at / "name", "required");
+    }
     std::int64_t count = 1;
-    if (n["count"]) {
-      GPUORCH_ASSIGN_OR_RETURN(const double c, number(n["count"], "count", source));
+    if (r.find(at / "count") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(const double c, r.number(at / "count"));
       if (c < 1 || c > 1e6 || std::floor(c) != c) {
-        return at(source, line_of(n["count"]), fmt::format("count: must be a whole number >= 1, got {}", c));
+        return r.error(at / "count", fmt::format("must be a whole number >= 1, got {}", c));
       }
       count = static_cast<std::int64_t>(c);
     }
-    if (n["gpus"]) {
-      GPUORCH_ASSIGN_OR_RETURN(const auto gpus, quantity_value(n["gpus"], "gpus", source));
-      if (gpus < 0 || gpus > k_max_gpus_per_node) {
-        return at(source, line_of(n["gpus"]),
-                  fmt::format("gpus: must be between 0 and {}, got {}", k_max_gpus_per_node, gpus));
+    if (r.find(at / "gpus") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(const auto gpus, r.quantity(at / "gpus"));
+      if (gpus.milli() % 1000 != 0 || gpus.value() > k_max_gpus_per_node) {
+        return r.error(at / "gpus", fmt::format("must be a whole number between 0 and {}, got {}", k_max_gpus_per_node,
+                                                gpus.to_string()));
       }
-      node.gpu_count = static_cast<std::int32_t>(gpus);
+      node.gpu_count = static_cast<std::int32_t>(gpus.value());
     }
-    node.gpu_model = n["gpuModel"] ? n["gpuModel"].Scalar() : std::string();
-    if (n["cpu"]) {
-      GPUORCH_ASSIGN_OR_RETURN(node.cpu_milli, quantity_milli(n["cpu"], "cpu", source));
+    GPUORCH_ASSIGN_OR_RETURN(node.gpu_model, r.scalar(at / "gpuModel"));
+    if (r.find(at / "cpu") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(const auto cpu, r.quantity(at / "cpu"));
+      node.cpu_milli = cpu.milli();
     }
-    if (n["memory"]) {
-      GPUORCH_ASSIGN_OR_RETURN(node.memory_bytes, quantity_value(n["memory"], "memory", source));
+    if (r.find(at / "memory") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(const auto memory, r.quantity(at / "memory"));
+      node.memory_bytes = memory.value();
     }
-    GPUORCH_ASSIGN_OR_RETURN(node.labels, string_map(n["labels"], "labels", source));
-    GPUORCH_ASSIGN_OR_RETURN(node.taints, taints(n["taints"], "taints", source));
-    if (n["costPerGPUHour"]) {
-      GPUORCH_ASSIGN_OR_RETURN(const double price, number(n["costPerGPUHour"], "costPerGPUHour", source));
+    GPUORCH_ASSIGN_OR_RETURN(node.labels, r.string_map(at / "labels", false));
+    GPUORCH_ASSIGN_OR_RETURN(node.taints, r.taints(at / "taints"));
+    if (r.find(at / "costPerGPUHour") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(const double price, r.number(at / "costPerGPUHour"));
+      if (price < 0) {
+        return r.error(at / "costPerGPUHour", fmt::format("must be >= 0, got {}", price));
+      }
       node.price_per_gpu_hour = price;
     }
-    if (n["ready"]) {
-      GPUORCH_ASSIGN_OR_RETURN(node.ready, boolean(n["ready"], "ready", source));
+    if (r.find(at / "ready") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(node.ready, r.boolean(at / "ready"));
     }
-    if (n["cordoned"]) {
-      GPUORCH_ASSIGN_OR_RETURN(node.cordoned, boolean(n["cordoned"], "cordoned", source));
+    if (r.find(at / "cordoned") != nullptr) {
+      GPUORCH_ASSIGN_OR_RETURN(node.cordoned, r.boolean(at / "cordoned"));
     }
     if (!node.gpu_model.empty() && node.label(k_gpu_product_label) == nullptr) {
       node.labels.emplace_back(k_gpu_product_label, node.gpu_model);
-    }
-    if (node.cpu_milli < 0 || node.memory_bytes < 0) {
-      return at(source, line_of(n), fmt::format("node {}: cpu and memory must be >= 0", node.name));
     }
     if (count == 1) {
       input.nodes.push_back(std::move(node));
       continue;
     }
-    for (std::int64_t i = 0; i < count; ++i) {
+    for (std::int64_t k = 0; k < count; ++k) {
       NodeSpec copy = node;
-      copy.name = fmt::format("{}-{}", node.name, i);
+      copy.name = fmt::format("{}-{}", node.name, k);
       input.nodes.push_back(std::move(copy));
     }
   }
-  return input;
+  return {};
 }
 
-Result<Request> parse_gpu_workload(const YAML::Node& obj, std::string_view source) {
-  Request r;
-  const auto meta = obj["metadata"];
-  if (!meta || !meta["name"]) {
-    return at(source, line_of(obj), "GPUWorkload: metadata.name is required");
-  }
-  r.name = meta["name"].Scalar();
-  if (meta["namespace"] && meta["namespace"].IsScalar()) {
-    r.name = meta["namespace"].Scalar() + "/" + r.name;
-  }
-  if (const auto created = meta["creationTimestamp"]; created && created.IsScalar() && !created.Scalar().empty()) {
-    auto t = model::parse_time(created.Scalar());
-    if (!t.ok()) {
-      return at(source, line_of(created), fmt::format("metadata.creationTimestamp: {}", t.error().message()));
-    }
-    r.creation_time = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
-  }
-  const auto spec = obj["spec"];
-  if (!spec || !spec.IsMap()) {
-    return at(source, line_of(obj), fmt::format("GPUWorkload {}: spec is required", r.name));
-  }
-  if (!spec["gpuCount"]) {
-    return at(source, line_of(spec), fmt::format("GPUWorkload {}: spec.gpuCount: required", r.name));
-  }
-  GPUORCH_ASSIGN_OR_RETURN(const double gpus, number(spec["gpuCount"], "spec.gpuCount", source));
-  if (gpus < 1 || gpus > k_max_gpus_per_node || std::floor(gpus) != gpus) {
-    return at(source, line_of(spec["gpuCount"]),
-              fmt::format("spec.gpuCount: must be a whole number between 1 and {}, got {}", k_max_gpus_per_node, gpus));
-  }
-  r.gpu_count = static_cast<std::int32_t>(gpus);
-  if (spec["priority"]) {
-    GPUORCH_ASSIGN_OR_RETURN(const double p, number(spec["priority"], "spec.priority", source));
-    if (std::floor(p) != p || std::abs(p) > 1e9) {
-      return at(source, line_of(spec["priority"]), fmt::format("spec.priority: must be an integer, got {}", p));
-    }
-    r.priority = static_cast<std::int32_t>(p);
-  }
-  if (const auto res = spec["resources"]) {
-    if (res["cpu"]) {
-      GPUORCH_ASSIGN_OR_RETURN(r.cpu_milli, quantity_milli(res["cpu"], "spec.resources.cpu", source));
-    }
-    if (res["memory"]) {
-      GPUORCH_ASSIGN_OR_RETURN(r.memory_bytes, quantity_value(res["memory"], "spec.resources.memory", source));
-    }
-  }
-  if (spec["gpuType"] && spec["gpuType"].IsScalar() && !spec["gpuType"].Scalar().empty()) {
-    r.gpu_models.push_back(spec["gpuType"].Scalar());
-  }
-  GPUORCH_ASSIGN_OR_RETURN(r.node_selector, string_map(spec["nodeSelector"], "spec.nodeSelector", source));
-  GPUORCH_ASSIGN_OR_RETURN(r.tolerations, tolerations(spec["tolerations"], "spec.tolerations", source));
-  return r;
-}
-
-Result<WorkloadInput> parse_gpu_workloads(const std::vector<YAML::Node>& docs, std::string_view source) {
+/// GPUWorkloads pass exactly the checks of `gpuorch validate` (and so of
+/// `submit`); every problem of the file is reported, each at file:line:column.
+Result<WorkloadInput> parse_gpu_workloads(const std::vector<model::ManifestDocument>& objects,
+                                          std::string_view source) {
   WorkloadInput input;
   input.format = InputFormat::gpu_workloads;
-  for (const auto& obj : objects_of(docs)) {
-    if (kind_of(obj) != "GPUWorkload") {
-      return at(source, line_of(obj), fmt::format("expected kind GPUWorkload, got \"{}\"", kind_of(obj)));
+  std::vector<FieldCause> causes;
+  for (const auto& obj : objects) {
+    auto result = model::validate_manifest(obj, objects.size());
+    if (!result.valid()) {
+      causes.insert(causes.end(), result.causes.begin(), result.causes.end());
+      continue;
     }
-    GPUORCH_ASSIGN_OR_RETURN(auto r, parse_gpu_workload(obj, source));
-    input.workloads.push_back(std::move(r));
+    auto workload = model::workload_from_json(obj.value);
+    if (!workload.ok()) {
+      // Validation accepts only what the decoder reads; keep any disagreement visible.
+      for (auto cause : workload.error().causes()) {
+        cause.location = obj.locate(Pointer(""), false);
+        causes.push_back(std::move(cause));
+      }
+      continue;
+    }
+    input.workloads.push_back(request_from_workload(*workload));
+  }
+  if (!causes.empty()) {
+    return Error(ErrorCode::invalid, fmt::format("{}: invalid GPUWorkload{}:", source, objects.size() == 1 ? "" : "s"))
+        .with_causes(std::move(causes));
   }
   return input;
 }
 
-InputFormat detect_yaml(const std::vector<YAML::Node>& docs) {
-  for (const auto& obj : objects_of(docs)) {
-    const auto kind = kind_of(obj);
-    if (kind == "Node") {
-      return InputFormat::kube_nodes;
-    }
-    if (kind == "GPUWorkload") {
-      return InputFormat::gpu_workloads;
-    }
-    if (kind == "NodePool" && api_version_of(obj).starts_with("gpuorch.io/")) {
-      return InputFormat::gpuorch_nodes;
-    }
-    break;
+InputFormat detect_objects(const std::vector<model::ManifestDocument>& objects) {
+  if (objects.empty()) {
+    return InputFormat::unknown;
+  }
+  const auto& first = objects.front().value;
+  const auto kind = kind_of(first);
+  if (kind == "Node") {
+    return InputFormat::kube_nodes;
+  }
+  if (kind == model::k_workload_kind) {
+    return InputFormat::gpu_workloads;
+  }
+  if (kind == "NodePool" && api_version_of(first).starts_with("gpuorch.io/")) {
+    return InputFormat::gpuorch_nodes;
+  }
+  return InputFormat::unknown;
+}
+
+InputFormat detect_csv(std::string_view content) {
+  const auto line = first_line(content);
+  if (line.starts_with("sn,") || (line.find(",gpu,") != std::string_view::npos && line.find("model") != line.npos &&
+                                  line.find("cpu_milli") != line.npos)) {
+    return InputFormat::alibaba_nodes;
+  }
+  if (line.starts_with("name,") && line.find("num_gpu") != std::string_view::npos) {
+    return InputFormat::alibaba_pods;
+  }
+  if (line.starts_with("timestamp,") && line.find("num_gpus") != std::string_view::npos) {
+    return InputFormat::philly;
   }
   return InputFormat::unknown;
 }
@@ -767,47 +569,36 @@ std::string_view to_string(InputFormat format) {
 }
 
 InputFormat detect_format(std::string_view content) {
-  const auto line = first_line(content);
-  if (line.starts_with("sn,") || (line.find(",gpu,") != std::string_view::npos && line.find("model") != line.npos &&
-                                  line.find("cpu_milli") != line.npos)) {
-    return InputFormat::alibaba_nodes;
+  if (const auto csv = detect_csv(content); csv != InputFormat::unknown) {
+    return csv;
   }
-  if (line.starts_with("name,") && line.find("num_gpu") != std::string_view::npos) {
-    return InputFormat::alibaba_pods;
-  }
-  if (line.starts_with("timestamp,") && line.find("num_gpus") != std::string_view::npos) {
-    return InputFormat::philly;
-  }
-  try {
-    return detect_yaml(YAML::LoadAll(std::string(content)));
-  } catch (const YAML::Exception&) {
-    return InputFormat::unknown;
-  }
+  auto objects = load_objects(content, "");
+  return objects.ok() ? detect_objects(*objects) : InputFormat::unknown;
 }
 
 Result<NodeInput> parse_nodes(std::string_view content, std::string_view source) {
-  const auto format = detect_format(content);
   NodeInput input;
+  auto format = detect_csv(content);
+  std::vector<model::ManifestDocument> objects;
+  if (format == InputFormat::unknown) {
+    GPUORCH_ASSIGN_OR_RETURN(objects, load_objects(content, source));
+    format = detect_objects(objects);
+  }
   switch (format) {
     case InputFormat::alibaba_nodes: {
       GPUORCH_ASSIGN_OR_RETURN(input, parse_alibaba_nodes(content, source));
       break;
     }
-    case InputFormat::kube_nodes:
+    case InputFormat::kube_nodes: {
+      GPUORCH_ASSIGN_OR_RETURN(input, parse_kube_nodes(objects));
+      break;
+    }
     case InputFormat::gpuorch_nodes: {
-      GPUORCH_ASSIGN_OR_RETURN(const auto docs, load_documents(content, source));
-      if (format == InputFormat::kube_nodes) {
-        GPUORCH_ASSIGN_OR_RETURN(input, parse_kube_nodes(docs, source));
-      } else {
-        const auto objects = objects_of(docs);
-        for (const auto& doc : objects) {
-          GPUORCH_ASSIGN_OR_RETURN(auto part, parse_gpuorch_nodes(doc, source));
-          for (auto& n : part.nodes) {
-            input.nodes.push_back(std::move(n));
-          }
-          input.price_by_model.merge(part.price_by_model);
+      input.format = format;
+      for (const auto& obj : objects) {
+        if (auto status = parse_gpuorch_nodes(obj, input); !status.ok()) {
+          return Error(ErrorCode::config, status.error().message());
         }
-        input.format = format;
       }
       break;
     }
@@ -816,11 +607,8 @@ Result<NodeInput> parse_nodes(std::string_view content, std::string_view source)
     case InputFormat::gpu_workloads:
       return Error(ErrorCode::config,
                    fmt::format("{}: this is a workload file ({}), not a node file", source, to_string(format)));
-    case InputFormat::unknown: {
-      // Report a YAML syntax error with its line when that is the cause.
-      GPUORCH_TRY(load_documents(content, source));
+    case InputFormat::unknown:
       return Error(ErrorCode::config, describe_unknown(source));
-    }
   }
   if (input.nodes.empty()) {
     return Error(ErrorCode::config, fmt::format("{}: no nodes", source));
@@ -829,16 +617,19 @@ Result<NodeInput> parse_nodes(std::string_view content, std::string_view source)
 }
 
 Result<WorkloadInput> parse_workloads(std::string_view content, std::string_view source) {
-  const auto format = detect_format(content);
+  auto format = detect_csv(content);
+  std::vector<model::ManifestDocument> objects;
+  if (format == InputFormat::unknown) {
+    GPUORCH_ASSIGN_OR_RETURN(objects, load_objects(content, source));
+    format = detect_objects(objects);
+  }
   switch (format) {
     case InputFormat::alibaba_pods:
       return parse_alibaba_pods(content, source);
     case InputFormat::philly:
       return parse_philly(content, source);
-    case InputFormat::gpu_workloads: {
-      GPUORCH_ASSIGN_OR_RETURN(const auto docs, load_documents(content, source));
-      return parse_gpu_workloads(docs, source);
-    }
+    case InputFormat::gpu_workloads:
+      return parse_gpu_workloads(objects, source);
     case InputFormat::alibaba_nodes:
     case InputFormat::kube_nodes:
     case InputFormat::gpuorch_nodes:
@@ -847,7 +638,6 @@ Result<WorkloadInput> parse_workloads(std::string_view content, std::string_view
     case InputFormat::unknown:
       break;
   }
-  GPUORCH_TRY(load_documents(content, source));
   return Error(ErrorCode::config, describe_unknown(source));
 }
 

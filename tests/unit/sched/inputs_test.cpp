@@ -111,15 +111,15 @@ nodes:
   const auto bad =
       parse_nodes("apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpu: 8\n", "nodes.yaml");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().message() == "nodes.yaml:5: nodes: unknown field \"gpu\"");
+  CHECK(bad.error().message() == "nodes.yaml:5:5: nodes[0].gpu: unknown field");
   const auto bad_qty = parse_nodes(
       "apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpus: 8\n    memory: lots\n",
       "n.yaml");
   REQUIRE_FALSE(bad_qty.ok());
-  CHECK(bad_qty.error().message().starts_with("n.yaml:6: memory: "));
+  CHECK(bad_qty.error().message().starts_with("n.yaml:6:13: nodes[0].memory: invalid quantity \"lots\""));
   const auto syntax = parse_nodes("kind: NodePool\nnodes: [\n", "broken.yaml");
   REQUIRE_FALSE(syntax.ok());
-  CHECK(syntax.error().message().starts_with("broken.yaml:"));
+  CHECK(syntax.error().message().starts_with("broken.yaml:3:1: malformed YAML: "));
 }
 
 TEST_CASE("Kubernetes Nodes: NodeList, multi-document YAML and JSON") {
@@ -161,7 +161,16 @@ status:
   CHECK(parse_nodes(json, "nodes.json").value_or_throw().nodes.at(0).gpu_count == 2);
 
   const auto wrong = parse_nodes("apiVersion: v1\nkind: Node\nmetadata: {name: n}\n", "n.yaml");
-  CHECK(wrong.error().message() == "n.yaml:1: Node n: status.allocatable (or status.capacity) is required");
+  CHECK(wrong.error().message() == "n.yaml:1:1: status.allocatable: required (or status.capacity)");
+  const auto bad_memory = parse_nodes(
+      "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus:\n  allocatable: {cpu: 4, memory: 8GB}\n", "n.yaml");
+  CHECK(bad_memory.error().message().starts_with(
+      "n.yaml:5:33: status.allocatable.memory: invalid quantity \"8GB\": unknown suffix \"GB\""));
+  const auto mixed = parse_nodes(
+      "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {capacity: {cpu: 4}}\n"
+      "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+      "n.yaml");
+  CHECK(mixed.error().message() == "n.yaml:7:7: expected kind Node, got \"Pod\"");
 }
 
 TEST_CASE("GPUWorkload YAML") {
@@ -185,7 +194,18 @@ spec: {modelName: llama, gpuCount: 0}
   CHECK(detect_format(yaml) == InputFormat::gpu_workloads);
   const auto bad = parse_workloads(yaml, "w.yaml");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().message() == "w.yaml:16: spec.gpuCount: must be a whole number between 1 and 64, got 0");
+  // The checks and messages of `gpuorch validate`, every problem of the file at once.
+  CHECK(bad.error().code() == ErrorCode::invalid);
+  CHECK(bad.error().message() == "w.yaml: invalid GPUWorkloads:");
+  REQUIRE(bad.error().causes().size() == 1);
+  CHECK(bad.error().causes()[0].to_string() == "w.yaml:16:36: spec.gpuCount: must be >= 1, got 0");
+  const auto strict = parse_workloads(
+      "kind: GPUWorkload\napiVersion: gpuorch.io/v1alpha1\nmetadata: {name: a}\n"
+      "spec: {modelName: m, gpuCount: 1, gpuTyp: H100}\n",
+      "u.yaml");
+  REQUIRE(strict.error().causes().size() == 1);
+  CHECK(strict.error().causes()[0].location == "u.yaml:4:35");
+  CHECK(strict.error().causes()[0].to_string() == "u.yaml:4:35: spec: unknown field \"gpuTyp\"");
   const auto input = parse_workloads(yaml.substr(0, yaml.find("---")), "w.yaml").value_or_throw();
   REQUIRE(input.workloads.size() == 1);
   const auto& w = input.workloads[0];
