@@ -12,6 +12,8 @@ packages=(
   libssl-dev libcpp-httplib-dev doctest-dev libbenchmark-dev
   # test tools: real shells for completions, man page tooling, JSON and SVG checks
   bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck
+  # script(1), a pseudo-terminal for the progress-bar test
+  bsdutils
   # an HTTP/2 server for the client's HTTP/2 test
   nghttp2-server
 )
