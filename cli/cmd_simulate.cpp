@@ -19,6 +19,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <gpuorch/model/manifest.hpp>
 #include <gpuorch/sched/inputs.hpp>
 #include <gpuorch/sched/queue.hpp>
 #include <gpuorch/sched/simulator.hpp>
@@ -61,16 +62,7 @@ Result<std::string> read_input(Context& ctx, const std::string& path) {
     buffer << ctx.io.in.rdbuf();
     return buffer.str();
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return Error(ErrorCode::io, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-  }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) {
-    return Error(ErrorCode::io, fmt::format("cannot read {}", path));
-  }
-  return buffer.str();
+  return model::local_file_system().read(path);
 }
 
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text) {

@@ -9,10 +9,10 @@ namespace {
 
 Schema build_condition_schema() {
   Schema c = Schema::object("Condition contains details for one aspect of the current state of this object.");
-  Schema last =
-      Schema::string("lastTransitionTime is the last time the condition transitioned from one status to another.");
-  last.format = "date-time";
-  c.property("lastTransitionTime", last, true);
+  c.property(
+      "lastTransitionTime",
+      Schema::date_time("lastTransitionTime is the last time the condition transitioned from one status to another."),
+      true);
   c.property("message",
              Schema::string("message is a human readable message indicating details about the transition.")
                  .with_length(std::nullopt, 32768),

@@ -29,12 +29,6 @@ Schema string_map_schema(std::string description) {
   return Schema::map_of(Schema::string(), std::move(description));
 }
 
-Schema time_schema(std::string description) {
-  Schema s = Schema::string(std::move(description));
-  s.format = "date-time";
-  return s;
-}
-
 Schema build_object_meta_schema() {
   Schema owner = Schema::object("An object that owns this one; deleting the owner garbage-collects this object.");
   owner.property("apiVersion", Schema::string("API version of the owner."), true);
@@ -57,10 +51,10 @@ Schema build_object_meta_schema() {
   Schema finalizers = Schema::array_of(Schema::string(), "Conditions that must be cleared before deletion.");
   finalizers.list_type = "set";
   meta.property("finalizers", finalizers);
-  Schema created = time_schema("When the object was created.");
+  Schema created = Schema::date_time("When the object was created.");
   created.nullable = true;  // client-side output (`kubectl create --dry-run=client -o yaml`) has `null`
   meta.property("creationTimestamp", created);
-  meta.property("deletionTimestamp", time_schema("When graceful deletion was requested."));
+  meta.property("deletionTimestamp", Schema::date_time("When graceful deletion was requested."));
   meta.property("deletionGracePeriodSeconds", Schema::integer("Seconds allowed for graceful termination.", "int64"));
   meta.property("ownerReferences", Schema::array_of(owner, "Objects this one depends on."));
   Schema managed = Schema::array_of([] {

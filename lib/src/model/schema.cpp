@@ -482,6 +482,12 @@ Schema Schema::string(std::string description) {
   return s;
 }
 
+Schema Schema::date_time(std::string description) {
+  Schema s = string(std::move(description));
+  s.format = "date-time";
+  return s;
+}
+
 Schema Schema::integer(std::string description, std::string format) {
   Schema s;
   s.type = "integer";

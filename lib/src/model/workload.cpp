@@ -29,12 +29,6 @@ Schema quantity_schema(std::string description) {
   return s;
 }
 
-Schema time_schema(std::string description) {
-  Schema s = Schema::string(std::move(description));
-  s.format = "date-time";
-  return s;
-}
-
 Schema build_spec_schema() {
   Schema spec = Schema::object("GPUWorkloadSpec is what to run and how to place it.");
   spec.property("modelName",
@@ -126,9 +120,9 @@ Schema build_status_schema() {
   status.property("phase", Schema::string("Where the workload is in its lifecycle.").with_enum(phases));
   status.property("assignedNode", Schema::string("Node the current attempt was placed on."));
   status.property("jobName", Schema::string("Job of the current attempt: <name>-<attempt>."));
-  status.property("lastScheduleTime", time_schema("When the current attempt was placed."));
+  status.property("lastScheduleTime", Schema::date_time("When the current attempt was placed."));
   status.property("retryCount", Schema::integer("Retries so far.").with_minimum(0));
-  status.property("nextRetryTime", time_schema("Not placed again before this time (retry backoff)."));
+  status.property("nextRetryTime", Schema::date_time("Not placed again before this time (retry backoff)."));
   status.property("message", Schema::string("Human-readable detail, e.g. why the workload is pending."));
   status.property("observedGeneration",
                   Schema::integer("metadata.generation the status was computed from.", "int64").with_minimum(0));

@@ -99,6 +99,8 @@ struct Schema {
 
   static Schema object(std::string description = {});
   static Schema string(std::string description = {});
+  /// A string with `format: date-time` (metav1.Time in RFC 3339).
+  static Schema date_time(std::string description = {});
   static Schema integer(std::string description = {}, std::string format = "int32");
   static Schema number(std::string description = {});
   static Schema boolean(std::string description = {});
