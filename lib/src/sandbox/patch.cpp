@@ -245,29 +245,127 @@ Result<json> strategic_merge(const json& original, const json& patch) {
 }
 
 // ---- managed fields ----------------------------------------------------------
+// A field path is a list of FieldsV1 keys: "f:<field>" for a map field,
+// "k:<key JSON>" for the element of an associative list, "v:<value JSON>"
+// for the element of a set, and "." for an element itself.
 
 using Path = std::vector<std::string>;
 
-bool ignored_top_level(const std::string& key) {
-  return key == "apiVersion" || key == "kind";
+// The key fields of the built-in types' associative lists (their
+// x-kubernetes-list-map-keys), by field name; `element` picks between
+// lists that share a name (container ports and service ports).
+std::vector<std::string> list_map_keys(const std::string& field, const json& element) {
+  static const std::map<std::string, std::vector<std::string>> keys = {
+      {"containers", {"name"}},          {"initContainers", {"name"}},
+      {"ephemeralContainers", {"name"}}, {"volumes", {"name"}},
+      {"imagePullSecrets", {"name"}},    {"env", {"name"}},
+      {"volumeMounts", {"mountPath"}},   {"volumeDevices", {"devicePath"}},
+      {"conditions", {"type"}},          {"ownerReferences", {"uid"}},
+      {"hostAliases", {"ip"}},           {"topologySpreadConstraints", {"topologyKey", "whenUnsatisfiable"}},
+      {"resourceClaims", {"name"}},      {"schedulingGates", {"name"}},
+  };
+  if (field == "ports" && element.is_object()) {
+    if (element.contains("containerPort")) {
+      return {"containerPort", "protocol"};
+    }
+    if (element.contains("port")) {
+      return {"port", "protocol"};
+    }
+    return {};
+  }
+  const auto it = keys.find(field);
+  return it == keys.end() ? std::vector<std::string>{} : it->second;
 }
 
-bool ignored_metadata(const std::string& key) {
-  return key != "labels" && key != "annotations" && key != "finalizers" && key != "ownerReferences";
+// The "k:" identity of a list element, or empty when it has no usable key.
+std::string element_key(const std::vector<std::string>& key_fields, const json& element) {
+  if (key_fields.empty() || !element.is_object()) {
+    return {};
+  }
+  json key = json::object();
+  for (const std::string& k : key_fields) {
+    if (element.contains(k)) {
+      key[k] = element[k];
+    } else if (k == "protocol") {
+      key[k] = "TCP";  // the schema default of port protocols
+    } else if (k != "whenUnsatisfiable") {
+      return {};
+    }
+  }
+  return "k:" + key.dump();
 }
 
-// Leaf paths of an object: scalars, lists and empty maps.
-void leaves(const json& value, Path& prefix, std::vector<Path>& out) {
+enum class ListKind { atomic, map, set };
+
+// How apply treats the list in `field` (built-in types only; custom
+// resources' lists are atomic, as without x-kubernetes-list-type).
+ListKind list_kind(const std::string& field, const json& list, bool builtin, std::vector<std::string>& key_fields) {
+  if (!builtin || !list.is_array()) {
+    return ListKind::atomic;
+  }
+  if (field == "finalizers") {
+    return ListKind::set;
+  }
+  if (list.empty()) {
+    return ListKind::atomic;
+  }
+  key_fields = list_map_keys(field, list[0]);
+  if (key_fields.empty()) {
+    return ListKind::atomic;
+  }
+  for (const json& e : list) {
+    if (element_key(key_fields, e).empty()) {
+      return ListKind::atomic;
+    }
+  }
+  return ListKind::map;
+}
+
+bool ignored(const Path& prefix, const std::string& key) {
+  if (prefix.empty()) {
+    return key == "apiVersion" || key == "kind";
+  }
+  if (prefix.size() == 1 && prefix[0] == "f:metadata") {
+    return key != "labels" && key != "annotations" && key != "finalizers" && key != "ownerReferences";
+  }
+  return false;
+}
+
+// The owned paths of a value: scalars, atomic lists, empty maps, and every
+// element (".") and field of associative lists and sets.
+void leaves(const json& value, const std::string& field, bool builtin, Path& prefix, std::vector<Path>& out) {
   if (value.is_object() && !value.empty()) {
     for (const auto& [k, v] : value.items()) {
-      if (prefix.empty() && ignored_top_level(k)) {
+      if (ignored(prefix, k)) {
         continue;
       }
-      if (prefix.size() == 1 && prefix[0] == "metadata" && ignored_metadata(k)) {
-        continue;
+      prefix.push_back("f:" + k);
+      leaves(v, k, builtin, prefix, out);
+      prefix.pop_back();
+    }
+    return;
+  }
+  std::vector<std::string> key_fields;
+  const ListKind kind = value.is_array() ? list_kind(field, value, builtin, key_fields) : ListKind::atomic;
+  if (kind == ListKind::set) {
+    for (const json& e : value) {
+      prefix.push_back("v:" + e.dump());
+      out.push_back(prefix);
+      prefix.pop_back();
+    }
+    return;
+  }
+  if (kind == ListKind::map) {
+    for (const json& e : value) {
+      prefix.push_back(element_key(key_fields, e));
+      prefix.push_back(".");
+      out.push_back(prefix);
+      prefix.pop_back();
+      for (const auto& [k, v] : e.items()) {
+        prefix.push_back("f:" + k);
+        leaves(v, k, builtin, prefix, out);
+        prefix.pop_back();
       }
-      prefix.push_back(k);
-      leaves(v, prefix, out);
       prefix.pop_back();
     }
     return;
@@ -277,10 +375,10 @@ void leaves(const json& value, Path& prefix, std::vector<Path>& out) {
   }
 }
 
-std::vector<Path> leaves_of(const json& object) {
+std::vector<Path> leaves_of(const json& object, bool builtin) {
   std::vector<Path> out;
   Path prefix;
-  leaves(object, prefix, out);
+  leaves(object, "", builtin, prefix, out);
   return out;
 }
 
@@ -292,10 +390,10 @@ void fieldset_leaves(const json& set, Path& prefix, std::vector<Path>& out) {
     return;
   }
   for (const auto& [k, v] : set.items()) {
-    if (!k.starts_with("f:")) {
+    if (!(k.starts_with("f:") || k.starts_with("k:") || k.starts_with("v:") || k.starts_with("i:") || k == ".")) {
       continue;
     }
-    prefix.push_back(k.substr(2));
+    prefix.push_back(k);
     fieldset_leaves(v, prefix, out);
     prefix.pop_back();
   }
@@ -313,7 +411,7 @@ json paths_to_fieldset(const std::vector<Path>& paths) {
   for (const Path& p : paths) {
     json* cur = &set;
     for (const std::string& k : p) {
-      cur = &(*cur)["f:" + k];
+      cur = &(*cur)[k];
       if (cur->is_null()) {
         *cur = json::object();
       }
@@ -322,14 +420,59 @@ json paths_to_fieldset(const std::vector<Path>& paths) {
   return set;
 }
 
+// The list element a "k:", "v:" or "i:" segment names, or end().
+json::iterator find_element(json& list, const std::string& segment) {
+  if (!list.is_array()) {
+    return list.end();
+  }
+  if (segment.starts_with("v:")) {
+    const json value = json::parse(segment.substr(2), nullptr, false);
+    return std::find(list.begin(), list.end(), value);
+  }
+  if (segment.starts_with("i:")) {
+    const std::size_t i = static_cast<std::size_t>(std::atoll(segment.c_str() + 2));
+    return i < list.size() ? list.begin() + static_cast<std::ptrdiff_t>(i) : list.end();
+  }
+  const json key = json::parse(segment.substr(2), nullptr, false);
+  if (!key.is_object()) {
+    return list.end();
+  }
+  return std::find_if(list.begin(), list.end(), [&](const json& e) {
+    if (!e.is_object()) {
+      return false;
+    }
+    for (const auto& [k, v] : key.items()) {
+      const auto it = e.find(k);
+      const bool defaulted_protocol = k == "protocol" && it == e.end() && v == "TCP";
+      if (!defaulted_protocol && (it == e.end() || *it != v)) {
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+// The value at a path (the element itself for a trailing "." or "v:").
 const json* lookup(const json& object, const Path& path) {
   const json* cur = &object;
   for (const std::string& k : path) {
-    if (!cur->is_object()) {
-      return nullptr;
+    if (k == ".") {
+      continue;
     }
-    const auto it = cur->find(k);
-    if (it == cur->end()) {
+    if (k.starts_with("f:")) {
+      if (!cur->is_object()) {
+        return nullptr;
+      }
+      const auto it = cur->find(k.substr(2));
+      if (it == cur->end()) {
+        return nullptr;
+      }
+      cur = &*it;
+      continue;
+    }
+    json& list = const_cast<json&>(*cur);
+    const auto it = find_element(list, k);
+    if (it == list.end()) {
       return nullptr;
     }
     cur = &*it;
@@ -337,25 +480,64 @@ const json* lookup(const json& object, const Path& path) {
   return cur;
 }
 
+const json* lookup_plain(const json& object, const std::vector<std::string>& keys) {
+  Path p;
+  for (const auto& k : keys) {
+    p.push_back("f:" + k);
+  }
+  return lookup(object, p);
+}
+
 void erase_path(json& object, const Path& path) {
+  if (path.empty()) {
+    return;
+  }
+  // The container of the last segment (a list for ".", "v:"; a map for "f:").
+  const bool element = path.back() == "." || path.back().starts_with("v:");
+  const std::size_t container_depth = path.back() == "." ? path.size() - 2 : path.size() - 1;
+  std::vector<json*> chain = {&object};
   json* cur = &object;
-  std::vector<json*> chain;
-  for (std::size_t i = 0; i + 1 < path.size(); ++i) {
-    if (!cur->is_object() || !cur->contains(path[i])) {
-      return;
+  for (std::size_t i = 0; i < container_depth; ++i) {
+    const std::string& k = path[i];
+    if (k == ".") {
+      continue;
+    }
+    if (k.starts_with("f:")) {
+      if (!cur->is_object() || !cur->contains(k.substr(2))) {
+        return;
+      }
+      cur = &(*cur)[k.substr(2)];
+    } else {
+      const auto it = find_element(*cur, k);
+      if (it == cur->end()) {
+        return;
+      }
+      cur = &*it;
     }
     chain.push_back(cur);
-    cur = &(*cur)[path[i]];
   }
-  if (cur->is_object()) {
-    cur->erase(path.back());
+  if (element) {
+    const auto it = find_element(*cur, path.back() == "." ? path[path.size() - 2] : path.back());
+    if (it != cur->end()) {
+      cur->erase(it);
+    }
+    return;
   }
-  // Drop maps the removal emptied (but keep the top-level sections).
-  for (std::size_t i = chain.size(); i-- > 1;) {
-    json& parent = *chain[i];
-    const std::string& key = path[i];
-    if (parent.contains(key) && parent[key].is_object() && parent[key].empty()) {
-      parent.erase(key);
+  if (path.back().starts_with("f:") && cur->is_object()) {
+    cur->erase(path.back().substr(2));
+  }
+  // Drop maps the removal emptied, up to (not including) the top-level sections.
+  for (std::size_t i = chain.size() - 1; i >= 2; --i) {
+    json& parent = *chain[i - 1];
+    const std::string& k = path[i - 1];
+    if (!k.starts_with("f:") || !parent.is_object()) {
+      break;
+    }
+    const std::string name = k.substr(2);
+    if (parent.contains(name) && parent[name].is_object() && parent[name].empty()) {
+      parent.erase(name);
+    } else {
+      break;
     }
   }
 }
@@ -365,23 +547,68 @@ bool overlaps(const Path& a, const Path& b) {
   return std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin());
 }
 
+// ".spec.containers[name=\"main\"].image", as the API server words conflicts.
 std::string dotted(const Path& p) {
   std::string out;
   for (const auto& k : p) {
-    out += "." + k;
+    if (k == ".") {
+      continue;
+    }
+    if (k.starts_with("f:")) {
+      out += "." + k.substr(2);
+    } else if (k.starts_with("k:")) {
+      const json key = json::parse(k.substr(2), nullptr, false);
+      std::string inner;
+      if (key.is_object()) {
+        for (const auto& [kk, v] : key.items()) {
+          inner += (inner.empty() ? "" : ",") + kk + "=" + v.dump();
+        }
+      }
+      out += "[" + inner + "]";
+    } else {
+      out += "[" + k.substr(2) + "]";
+    }
   }
   return out;
 }
 
-json merge_applied(const json& live, const json& config) {
-  if (!config.is_object() || !live.is_object()) {
-    return config;
+// The live object with the applied configuration merged in: maps field by
+// field, associative lists element by element (by key), sets as a union,
+// everything else replaced.
+json merge_applied(const json& live, const json& config, const std::string& field, bool builtin) {
+  if (config.is_object() && live.is_object()) {
+    json out = live;
+    for (const auto& [k, v] : config.items()) {
+      out[k] = out.contains(k) ? merge_applied(out[k], v, k, builtin) : v;
+    }
+    return out;
   }
-  json out = live;
-  for (const auto& [k, v] : config.items()) {
-    out[k] = out.contains(k) ? merge_applied(out[k], v) : v;
+  if (config.is_array() && live.is_array()) {
+    std::vector<std::string> key_fields;
+    const ListKind kind = list_kind(field, config, builtin, key_fields);
+    if (kind == ListKind::set) {
+      json out = live;
+      for (const json& v : config) {
+        if (std::find(out.begin(), out.end(), v) == out.end()) {
+          out.push_back(v);
+        }
+      }
+      return out;
+    }
+    if (kind == ListKind::map) {
+      json out = live;
+      for (const json& e : config) {
+        const auto it = find_element(out, element_key(key_fields, e));
+        if (it != out.end()) {
+          *it = merge_applied(*it, e, "", builtin);
+        } else {
+          out.push_back(e);
+        }
+      }
+      return out;
+    }
   }
-  return out;
+  return config;
 }
 
 struct Entry {
@@ -394,7 +621,7 @@ struct Entry {
 
 std::vector<Entry> read_entries(const json& object) {
   std::vector<Entry> out;
-  const json* mf = lookup(object, {"metadata", "managedFields"});
+  const json* mf = lookup_plain(object, {"metadata", "managedFields"});
   if (mf == nullptr || !mf->is_array()) {
     return out;
   }
@@ -458,7 +685,7 @@ void stamp(Entry& e, const managed_fields::Writer& w) {
 std::vector<Path> scoped(const std::vector<Path>& paths, const std::string& subresource) {
   std::vector<Path> out;
   for (const Path& p : paths) {
-    const bool status = !p.empty() && p[0] == "status";
+    const bool status = !p.empty() && p[0] == "f:status";
     if (status == (subresource == "status")) {
       out.push_back(p);
     }
@@ -551,10 +778,10 @@ Result<json> apply_strategic_merge_patch(const json& original, const json& patch
   return out;
 }
 
-namespace managed_fields {
+namespace {
 
-Result<json> apply(const json* live, const json& config, const Writer& writer, bool force) {
-  std::vector<Path> applied = scoped(leaves_of(config), writer.subresource);
+Result<json> apply_once(const json* live, const json& config, const managed_fields::Writer& writer, bool force) {
+  std::vector<Path> applied = scoped(leaves_of(config, writer.builtin), writer.subresource);
   if (live == nullptr) {
     json created = config;
     std::vector<Entry> entries;
@@ -566,25 +793,31 @@ Result<json> apply(const json* live, const json& config, const Writer& writer, b
   }
   std::vector<Entry> entries = read_entries(*live);
 
-  // Conflicts: another manager owns a field this apply sets to a different value.
+  // Conflicts: another manager owns a field this apply sets to a different
+  // value. Elements of associative lists and sets are identified by their
+  // key, so applying one never conflicts; their fields can.
   std::vector<FieldCause> conflicts;
   std::string conflict_text;
   for (const Path& p : applied) {
+    if (p.back() == "." || p.back().starts_with("v:")) {
+      continue;
+    }
     const json* current = lookup(*live, p);
     const json* wanted = lookup(config, p);
-    if (current == nullptr || wanted == nullptr || *current == *wanted) {
+    // An empty map merges into whatever is there: it never conflicts.
+    if (current == nullptr || wanted == nullptr || *current == *wanted || (wanted->is_object() && wanted->empty())) {
       continue;
     }
     for (Entry& e : entries) {
       if (e.manager == writer.manager && e.subresource == writer.subresource) {
         continue;
       }
-      const bool owns = std::any_of(e.paths.begin(), e.paths.end(), [&](const Path& q) { return overlaps(p, q); });
-      if (!owns) {
+      const auto owned = [&](const Path& q) { return q.back() != "." && overlaps(p, q); };
+      if (!std::any_of(e.paths.begin(), e.paths.end(), owned)) {
         continue;
       }
       if (force) {
-        std::erase_if(e.paths, [&](const Path& q) { return overlaps(p, q); });
+        std::erase_if(e.paths, owned);
       } else {
         conflicts.push_back(FieldCause{dotted(p), "conflict with \"" + e.manager + "\"", {}, "FieldManagerConflict"});
         conflict_text += "\n- conflict with \"" + e.manager + "\"" +
@@ -600,17 +833,23 @@ Result<json> apply(const json* live, const json& config, const Writer& writer, b
         .with_causes(std::move(conflicts));
   }
 
-  json result = merge_applied(*live, config);
+  json result = merge_applied(*live, config, "", writer.builtin);
   Entry& mine = entry_for(entries, writer, "Apply");
-  // Fields this manager applied before and dropped now go away, unless shared.
+  // Fields this manager applied before and dropped now go away, unless
+  // another manager owns them too. Elements go with their "." path.
   for (const Path& old : mine.paths) {
-    const bool still = std::any_of(applied.begin(), applied.end(), [&](const Path& q) { return overlaps(old, q); });
+    const bool still = std::any_of(applied.begin(), applied.end(), [&](const Path& q) { return old == q; });
     if (still) {
       continue;
     }
+    // An element stays while another manager owns it or any field of it.
+    const Path owner_prefix = old.back() == "." ? Path(old.begin(), old.end() - 1) : old;
     bool shared = false;
     for (const Entry& e : entries) {
-      if (&e != &mine && std::any_of(e.paths.begin(), e.paths.end(), [&](const Path& q) { return overlaps(old, q); })) {
+      if (&e == &mine) {
+        continue;
+      }
+      if (std::any_of(e.paths.begin(), e.paths.end(), [&](const Path& q) { return overlaps(owner_prefix, q); })) {
         shared = true;
       }
     }
@@ -624,20 +863,56 @@ Result<json> apply(const json* live, const json& config, const Writer& writer, b
   return result;
 }
 
+}  // namespace
+
+namespace managed_fields {
+
+Result<json> apply(const json* live, const json& config, const Writer& writer, bool force) {
+  auto result = apply_once(live, config, writer, force);
+  // Moving from client-side to server-side apply: kubectl's manager may take
+  // over the fields its client-side applies set (those in the
+  // last-applied-configuration annotation), as the API server allows.
+  if (result.ok() || live == nullptr || writer.manager != "kubectl" || result.error().http_status() != 409) {
+    return result;
+  }
+  const json* annotation =
+      lookup(*live, {"f:metadata", "f:annotations", "f:kubectl.kubernetes.io/last-applied-configuration"});
+  if (annotation == nullptr || !annotation->is_string()) {
+    return result;
+  }
+  const json last = json::parse(annotation->get<std::string>(), nullptr, false);
+  if (!last.is_object()) {
+    return result;
+  }
+  std::set<std::string> last_fields;
+  for (const Path& p : scoped(leaves_of(last, writer.builtin), writer.subresource)) {
+    last_fields.insert(dotted(p));
+  }
+  for (const FieldCause& c : result.error().causes()) {
+    if (!last_fields.contains(c.field)) {
+      return result;
+    }
+  }
+  GPUORCH_ASSIGN_OR_RETURN(json upgraded, apply_once(live, last, writer, true));
+  return apply_once(&upgraded, config, writer, force);
+}
+
 void record_update(const json* old, json& updated, const Writer& writer) {
   std::vector<Entry> entries = old != nullptr ? read_entries(*old) : std::vector<Entry>{};
   std::vector<Path> changed;
-  for (const Path& p : scoped(leaves_of(updated), writer.subresource)) {
+  for (const Path& p : scoped(leaves_of(updated, writer.builtin), writer.subresource)) {
     const json* before = old != nullptr ? lookup(*old, p) : nullptr;
     const json* after = lookup(updated, p);
-    if (before == nullptr || after == nullptr || *before != *after) {
+    // An element is the updater's when it adds it; its fields when it changes them.
+    const bool element = p.back() == "." || p.back().starts_with("v:");
+    if (before == nullptr || after == nullptr || (!element && *before != *after)) {
       changed.push_back(p);
     }
   }
   // Fields that disappeared are no longer owned by anyone.
   std::vector<Path> removed;
   if (old != nullptr) {
-    for (const Path& p : scoped(leaves_of(*old), writer.subresource)) {
+    for (const Path& p : scoped(leaves_of(*old, writer.builtin), writer.subresource)) {
       if (lookup(updated, p) == nullptr) {
         removed.push_back(p);
       }
@@ -649,8 +924,11 @@ void record_update(const json* old, json& updated, const Writer& writer) {
   }
   for (Entry& e : entries) {
     std::erase_if(e.paths, [&](const Path& q) {
-      return std::any_of(changed.begin(), changed.end(), [&](const Path& p) { return overlaps(p, q); }) ||
-             std::any_of(removed.begin(), removed.end(), [&](const Path& p) { return p == q; });
+      if (lookup(updated, q) == nullptr) {
+        return true;
+      }
+      return std::any_of(changed.begin(), changed.end(),
+                         [&](const Path& p) { return p.back() != "." && q.back() != "." && overlaps(p, q); });
     });
   }
   if (!changed.empty()) {

@@ -97,6 +97,15 @@ json generation_relevant(const json& object, bool status_subresource) {
   return copy;
 }
 
+const json* lookup_managed_fields(const json& object) {
+  const auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) {
+    return nullptr;
+  }
+  const auto f = m->find("managedFields");
+  return f == m->end() ? nullptr : &*f;
+}
+
 json without_volatile(const json& object) {
   json copy = object;
   if (copy.contains("metadata") && copy["metadata"].is_object()) {
@@ -627,8 +636,8 @@ Result<json> Store::create_locked(const ResourceType& type, const std::string& n
   if (applied_fields == nullptr) {
     // Admission may have rebuilt the object: `meta` is not valid any more.
     object["metadata"].erase("managedFields");
-    managed_fields::record_update(nullptr, object,
-                                  {options.field_manager, type.api_version(), now_rfc3339(), std::string()});
+    managed_fields::record_update(
+        nullptr, object, {options.field_manager, type.api_version(), now_rfc3339(), std::string(), !type.custom});
   }
   if (options.dry_run) {
     return object;
@@ -842,13 +851,24 @@ Result<json> Store::update_locked(const ResourceType& type, const std::string& n
       generation_relevant(updated, type.status_subresource) != generation_relevant(*old, type.status_subresource)) {
     updated["metadata"]["generation"] = (*old)["metadata"].value("generation", 0) + 1;
   }
-  if (!managed_fields_done) {
+  // managedFields a client writes itself (kubectl's migration from
+  // client-side to server-side apply does) are taken as they are; an empty
+  // list resets them and the writer owns everything.
+  const json* old_fields = lookup_managed_fields(*old);
+  const json* new_fields = lookup_managed_fields(updated);
+  const bool client_fields = new_fields != nullptr && (old_fields == nullptr || *old_fields != *new_fields);
+  if (client_fields && new_fields->is_array() && new_fields->empty()) {
+    updated["metadata"].erase("managedFields");
+    managed_fields::record_update(nullptr, updated,
+                                  {manager, type.api_version(), now_rfc3339(),
+                                   sub == Subresource::status ? std::string("status") : std::string(), !type.custom});
+  } else if (!managed_fields_done && !client_fields) {
     managed_fields::record_update(old.get(), updated,
                                   {manager, type.api_version(), now_rfc3339(),
-                                   sub == Subresource::status ? std::string("status") : std::string()});
+                                   sub == Subresource::status ? std::string("status") : std::string(), !type.custom});
   }
   updated["metadata"]["resourceVersion"] = meta_string(*old, "resourceVersion");
-  if (without_volatile(updated) == without_volatile(*old)) {
+  if (!client_fields && without_volatile(updated) == without_volatile(*old)) {
     return *old;  // a no-op write does not produce a new version
   }
   if (dry_run) {
@@ -883,7 +903,8 @@ Result<json> Store::patch(const ResourceType& type, const std::string& ns, const
     if (!patch.contains("apiVersion") || !patch.contains("kind")) {
       return bad_request("apply configurations must set apiVersion and kind");
     }
-    const managed_fields::Writer writer{options.field_manager, type.api_version(), now_rfc3339(), sub_name};
+    const managed_fields::Writer writer{options.field_manager, type.api_version(), now_rfc3339(), sub_name,
+                                        !type.custom};
     if (old == nullptr) {
       if (sub == Subresource::status) {
         return not_found(type, name);

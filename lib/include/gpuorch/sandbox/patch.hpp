@@ -34,8 +34,11 @@ Result<nlohmann::json> apply_json_patch(const nlohmann::json& original, const nl
 Result<nlohmann::json> apply_strategic_merge_patch(const nlohmann::json& original, const nlohmann::json& patch);
 
 /// Server-side apply and managedFields bookkeeping (metadata.managedFields,
-/// FieldsV1). Lists are treated as atomic values, which is what apply does
-/// for every list without a merge key.
+/// FieldsV1). For the built-in types, associative lists (containers and env
+/// by name, container ports by containerPort+protocol, service ports by
+/// port+protocol, volumes, conditions, ownerReferences, ...) merge and are
+/// owned element by element (`k:{...}`), `finalizers` is a set (`v:...`);
+/// every other list, and every list of a custom resource, is atomic.
 namespace managed_fields {
 
 /// Where a write came from, for the managedFields entry it produces.
@@ -44,6 +47,7 @@ struct Writer {
   std::string api_version;
   std::string time;         ///< RFC 3339
   std::string subresource;  ///< "" or "status"
+  bool builtin = true;      ///< false for custom resources: their lists are atomic
 };
 
 /// Applies `config` (the user's intent) for `writer`. `live` is null when the
