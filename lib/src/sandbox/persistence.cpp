@@ -38,6 +38,32 @@ std::string directory_of(const std::string& path) {
   return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 }
 
+// Writes `content` to `path` durably: a temporary file (mode 0600), synced,
+// renamed over the old one, the directory synced.
+Status replace_file(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return io_error("creating", tmp);
+  }
+  Status written = write_all(fd, content, tmp);
+  if (written.ok() && ::fsync(fd) != 0) {
+    written = io_error("syncing", tmp);
+  }
+  ::close(fd);
+  GPUORCH_TRY(written);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return io_error("renaming to", path);
+  }
+  // Make the rename itself durable.
+  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
 }  // namespace
 
 FileJournal::FileJournal(std::string path) : m_path(std::move(path)) {}
@@ -49,27 +75,7 @@ FileJournal::~FileJournal() {
 }
 
 Status FileJournal::write_snapshot(const json& state) {
-  const std::string tmp = m_path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return io_error("creating", tmp);
-  }
-  Status written = write_all(fd, state.dump() + "\n", tmp);
-  if (written.ok() && ::fsync(fd) != 0) {
-    written = io_error("syncing", tmp);
-  }
-  ::close(fd);
-  GPUORCH_TRY(written);
-  if (::rename(tmp.c_str(), m_path.c_str()) != 0) {
-    return io_error("renaming to", m_path);
-  }
-  // Make the rename itself durable.
-  const int dir = ::open(directory_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return {};
+  return replace_file(m_path, state.dump() + "\n");
 }
 
 Status FileJournal::open_journal(bool truncate) {
@@ -147,6 +153,45 @@ Status FileJournal::record(std::uint64_t resource_version, const std::string& bu
     return io_error("syncing", m_path + ".journal");
   }
   return {};
+}
+
+std::string credentials_path(const std::string& data_file) {
+  return data_file + ".credentials";
+}
+
+Result<std::optional<Credentials>> load_credentials(const std::string& data_file) {
+  const std::string path = credentials_path(data_file);
+  std::ifstream in(path);
+  if (!in) {
+    return std::optional<Credentials>();
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const json doc = json::parse(buffer.str(), nullptr, false);
+  if (!doc.is_object()) {
+    return Error(ErrorCode::config, "the sandbox credentials file " + path + " is not valid JSON");
+  }
+  Credentials c;
+  c.token = doc.value("token", "");
+  c.port = doc.value("port", 0);
+  c.tls.ca_cert_pem = doc.value("caCertificate", "");
+  c.tls.cert_pem = doc.value("servingCertificate", "");
+  c.tls.key_pem = doc.value("servingKey", "");
+  c.hosts = doc.value("hosts", std::vector<std::string>{});
+  if (c.token.empty()) {
+    return Error(ErrorCode::config, "the sandbox credentials file " + path + " has no token");
+  }
+  return std::optional<Credentials>(std::move(c));
+}
+
+Status save_credentials(const std::string& data_file, const Credentials& credentials) {
+  const json doc = {{"token", credentials.token},
+                    {"port", credentials.port},
+                    {"caCertificate", credentials.tls.ca_cert_pem},
+                    {"servingCertificate", credentials.tls.cert_pem},
+                    {"servingKey", credentials.tls.key_pem},
+                    {"hosts", credentials.hosts}};
+  return replace_file(credentials_path(data_file), doc.dump(2) + "\n");
 }
 
 }  // namespace gpuorch::sandbox

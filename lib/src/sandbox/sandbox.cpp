@@ -15,7 +15,8 @@ struct Sandbox::Impl {
         store(StoreOptions{options.watch_history, 200000, [] { return std::chrono::system_clock::now(); }, 0}),
         faults(options.faults),
         cluster(store, options.cluster) {
-    if (options.server.token.empty()) {
+    token_given = !options.server.token.empty();
+    if (!token_given) {
       options.server.token = generate_token();
     }
   }
@@ -27,6 +28,7 @@ struct Sandbox::Impl {
   std::unique_ptr<FileJournal> journal;
   std::unique_ptr<ApiServer> server;
   TlsMaterial tls;
+  bool token_given = false;
   bool running = false;
 };
 
@@ -45,8 +47,9 @@ Status Sandbox::start() {
     impl.store.set_journal(impl.journal.get());
   }
   GPUORCH_TRY(impl.cluster.create_nodes());
+  std::vector<std::string> hosts;
   if (impl.options.server.tls) {
-    std::vector<std::string> hosts = {"127.0.0.1", "localhost"};
+    hosts = {"127.0.0.1", "localhost"};
     const std::string& address = impl.options.server.address;
     if (address != "127.0.0.1" && address != "localhost" && address != "0.0.0.0" && address != "::") {
       hosts.push_back(address);
@@ -54,9 +57,41 @@ Status Sandbox::start() {
     if (address == "::" || address == "::1") {
       hosts.emplace_back("::1");
     }
-    GPUORCH_ASSIGN_OR_RETURN(impl.tls, generate_tls(hosts));
   }
-  impl.server = std::make_unique<ApiServer>(impl.store, impl.faults, impl.options.server);
+  // With --data, the kubeconfig of the previous run stays valid: same CA and
+  // serving certificate (while the names fit), same token (unless --token
+  // sets another), and the same port when --port is 0 and it is free.
+  std::optional<Credentials> saved;
+  if (!impl.options.data_file.empty()) {
+    GPUORCH_ASSIGN_OR_RETURN(saved, load_credentials(impl.options.data_file));
+  }
+  if (saved && !impl.token_given) {
+    impl.options.server.token = saved->token;
+  }
+  if (impl.options.server.tls) {
+    if (saved && saved->hosts == hosts && !saved->tls.cert_pem.empty() && !saved->tls.key_pem.empty()) {
+      impl.tls = saved->tls;
+    } else {
+      GPUORCH_ASSIGN_OR_RETURN(impl.tls, generate_tls(hosts));
+    }
+  }
+  const int wanted_port = impl.options.server.port;
+  if (wanted_port == 0 && saved && saved->port > 0) {
+    ServerOptions previous = impl.options.server;
+    previous.port = saved->port;
+    auto server = std::make_unique<ApiServer>(impl.store, impl.faults, previous);
+    if (server->start(impl.options.server.tls ? &impl.tls : nullptr).ok()) {
+      impl.server = std::move(server);
+    }
+  }
+  if (!impl.server) {
+    impl.server = std::make_unique<ApiServer>(impl.store, impl.faults, impl.options.server);
+    GPUORCH_TRY(impl.server->start(impl.options.server.tls ? &impl.tls : nullptr));
+  }
+  if (!impl.options.data_file.empty()) {
+    GPUORCH_TRY(save_credentials(impl.options.data_file,
+                                 Credentials{impl.tls, impl.options.server.token, impl.server->port(), hosts}));
+  }
   impl.server->set_control_handler([this](const std::string& method, const std::string& path, const std::string&) {
     if (path == "stats" && method == "GET") {
       return std::pair<int, json>(200, stats());
@@ -69,7 +104,6 @@ Status Sandbox::start() {
                                           {"reason", "NotFound"},
                                           {"code", 404}});
   });
-  GPUORCH_TRY(impl.server->start(impl.options.server.tls ? &impl.tls : nullptr));
   impl.cluster.start();
   impl.running = true;
   return {};

@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <gpuorch/base/result.hpp>
 #include <gpuorch/sandbox/store.hpp>
+#include <gpuorch/sandbox/tls.hpp>
 
 namespace gpuorch::sandbox {
 
@@ -35,5 +38,22 @@ class FileJournal : public Journal {
   std::string m_path;
   int m_fd = -1;
 };
+
+/// What a client's kubeconfig depends on, kept with `--data FILE` in
+/// FILE.credentials (mode 0600) so that a restarted sandbox serves the same
+/// kubeconfig: the CA and serving certificate, the token and the port.
+struct Credentials {
+  TlsMaterial tls;  ///< empty with --insecure-http
+  std::string token;
+  int port = 0;
+  std::vector<std::string> hosts;  ///< the serving certificate's names
+};
+
+/// FILE.credentials for data file FILE.
+std::string credentials_path(const std::string& data_file);
+/// The saved credentials, or nullopt when there are none yet.
+Result<std::optional<Credentials>> load_credentials(const std::string& data_file);
+/// Saves them durably (temporary file, sync, rename), readable by the owner only.
+Status save_credentials(const std::string& data_file, const Credentials& credentials);
 
 }  // namespace gpuorch::sandbox
