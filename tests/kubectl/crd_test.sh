@@ -4,9 +4,10 @@
 # describe, watch, validation, selectors and finalizers.
 source "$(dirname "$0")/lib.sh"
 DATA=$(dirname "$0")/testdata
+CRD=$(dirname "$0")/../../packaging/kubernetes/crd.yaml
 start_sandbox --nodes 2
 
-out=$(kc apply -f "$DATA/gpuworkload-crd.yaml")
+out=$(kc apply -f "$CRD")
 expect_contains "$out" "customresourcedefinition.apiextensions.k8s.io/gpuworkloads.gpuorch.io created" "CRD apply"
 kc wait --for condition=established --timeout=10s crd/gpuworkloads.gpuorch.io >/dev/null
 
@@ -16,13 +17,42 @@ expect_eq "$out" "gpuworkload.gpuorch.io/llama created" "first apply"
 out=$(kc apply -f "$DATA/llama.yaml")
 expect_eq "$out" "gpuworkload.gpuorch.io/llama unchanged" "second apply"
 
-# Printer columns, short name, wide-only columns.
+# Printer columns and the short name.
 out=$(kc get gpuworkloads)
-expect_contains "$(head -1 <<<"$out")" "NAME    PHASE   GPUS   NODE   AGE" "printer columns"
+expect_eq "$(head -1 <<<"$out" | tr -s ' ')" "NAME PHASE GPUS NODE STRATEGY RETRIES AGE" "printer columns"
 expect_contains "$out" "llama" "printer columns row"
-expect_not_contains "$(kc get gw)" "STRATEGY" "priority-1 column outside -o wide"
-expect_contains "$(kc get gw -o wide)" "STRATEGY" "priority-1 column in -o wide"
-expect_contains "$(kc get gw -o wide)" "LeastLoaded" "schema default in -o wide"
+expect_contains "$(kc get gw)" "LeastLoaded" "schema default in a column"
+
+# A column with priority > 0 shows only with -o wide.
+cat >"$WORK/widgets.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size, priority: 1}
+YAML
+kc apply -f "$WORK/widgets.yaml" >/dev/null
+kc wait --for condition=established --timeout=10s crd/widgets.example.com >/dev/null
+kc apply -f - >/dev/null <<<'{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":7}}'
+expect_not_contains "$(kc get widgets)" "SIZE" "priority-1 column outside -o wide"
+expect_contains "$(kc get widgets -o wide)" "SIZE" "priority-1 column in -o wide"
 
 # Defaults from the schema, in YAML and JSON output.
 expect_eq "$(kc get gw llama -o jsonpath='{.spec.priority}')" "0" "defaulted priority"
@@ -38,6 +68,14 @@ expect_eq "$(kc get gw llama -o jsonpath='{.metadata.generation}')" "1" "status 
 # ... while the main resource ignores status and bumps generation on spec changes.
 kc patch gw llama --type=merge -p '{"spec":{"gpuCount":2},"status":{"phase":"Failed"}}' >/dev/null
 expect_eq "$(kc get gw llama -o jsonpath='{.metadata.generation}/{.status.phase}')" "2/Running" "spec patch"
+
+# kubectl explain reads the CRD's schema from /openapi/v3.
+out=$(kc explain gpuworkloads.spec)
+expect_contains "$out" "KIND:       GPUWorkload" "explain kind"
+expect_contains "$out" "gpuCount	<integer> -required-" "explain a required field"
+expect_contains "$out" "Number of GPUs the workload needs on a single node." "explain shows the CRD's description"
+expect_contains "$(kc explain gw.spec.retryPolicy.maxRetries)" "FIELD: maxRetries <integer>" "explain a nested field"
+expect_contains "$(kc explain gw.metadata.labels)" "FIELD: labels <map[string]string>" "explain follows metadata to ObjectMeta"
 
 # describe shows the object.
 out=$(kc describe gw llama)

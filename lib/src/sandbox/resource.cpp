@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <set>
 
 #include <gpuorch/model/schema.hpp>
 
@@ -221,6 +222,25 @@ std::vector<FieldCause> admit_event(json& event) {
   return causes;
 }
 
+// What events.k8s.io/v1 requires of a new Event (in its own field names).
+std::vector<FieldCause> admit_events_v1(json& event) {
+  std::vector<FieldCause> causes;
+  for (const char* field : {"eventTime", "reportingController", "reportingInstance", "action", "reason"}) {
+    if (!event.contains(field) || !event[field].is_string() || event[field].get<std::string>().empty()) {
+      causes.push_back(required(field));
+    }
+  }
+  const std::string type = event.value("type", "");
+  if (type != "Normal" && type != "Warning") {
+    causes.push_back(
+        unsupported("type", "Unsupported value: \"" + type + "\": supported values: \"Normal\", \"Warning\""));
+  }
+  if (event.contains("note") && event["note"].is_string() && event["note"].get<std::string>().size() > 1024) {
+    causes.push_back(invalid("note", "Too long: may not be longer than 1024"));
+  }
+  return causes;
+}
+
 std::vector<FieldCause> admit_crd(json& crd) {
   std::vector<FieldCause> causes;
   auto types = types_from_crd(crd);
@@ -243,6 +263,424 @@ std::vector<FieldCause> admit_crd(json& crd) {
   }
   if (!spec.contains("conversion")) {
     spec["conversion"] = {{"strategy", "None"}};
+  }
+  return causes;
+}
+
+std::string lower(std::string s);
+
+// ---- workloads, services, configuration and RBAC (stored, no controllers) ----
+
+// A cron schedule as CronJob validation accepts it: five fields (numbers,
+// names, `*`, `?`, ranges, steps, lists) or a descriptor (@hourly, ...).
+std::string cron_error(const std::string& schedule) {
+  if (schedule.starts_with("TZ=") || schedule.starts_with("CRON_TZ=")) {
+    return "cannot use TZ or CRON_TZ in schedule, use timeZone field instead";
+  }
+  if (schedule.starts_with("@")) {
+    static const char* k_descriptors[] = {"@yearly", "@annually", "@monthly", "@weekly",
+                                          "@daily",  "@midnight", "@hourly"};
+    for (const char* d : k_descriptors) {
+      if (schedule == d) {
+        return {};
+      }
+    }
+    if (schedule.starts_with("@every ") && schedule.size() > 7) {
+      return {};
+    }
+    return "unrecognized descriptor: " + schedule;
+  }
+  std::vector<std::string> fields;
+  std::string cur;
+  for (const char c : schedule + " ") {
+    if (c == ' ' || c == '\t') {
+      if (!cur.empty()) {
+        fields.push_back(cur);
+      }
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (fields.size() != 5) {
+    return "expected exactly 5 fields, found " + std::to_string(fields.size()) + ": " + schedule;
+  }
+  // minute, hour, day of month, month, day of week
+  static const int k_min[] = {0, 0, 1, 1, 0};
+  static const int k_max[] = {59, 23, 31, 12, 7};
+  static const std::vector<std::string> k_months = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                    "jul", "aug", "sep", "oct", "nov", "dec"};
+  static const std::vector<std::string> k_days = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  for (std::size_t f = 0; f < 5; ++f) {
+    const auto value_of = [&](std::string text, int& out) {
+      text = lower(text);
+      const auto& names = f == 3 ? k_months : f == 4 ? k_days : std::vector<std::string>{};
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (text == names[i]) {
+          out = static_cast<int>(i) + (f == 3 ? 1 : 0);
+          return true;
+        }
+      }
+      if (text.empty() || text.size() > 2 || !std::all_of(text.begin(), text.end(), ::isdigit)) {
+        return false;
+      }
+      out = std::stoi(text);
+      return out >= k_min[f] && out <= k_max[f];
+    };
+    std::size_t start = 0;
+    const std::string& field = fields[f];
+    while (start <= field.size()) {
+      const auto comma = field.find(',', start);
+      std::string part = field.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      const auto slash = part.find('/');
+      if (slash != std::string::npos) {
+        const std::string step = part.substr(slash + 1);
+        if (step.empty() || !std::all_of(step.begin(), step.end(), ::isdigit) || step.size() > 2 ||
+            std::stoi(step) == 0) {
+          return "invalid step in \"" + field + "\"";
+        }
+        part = part.substr(0, slash);
+      }
+      if (part != "*" && part != "?") {
+        const auto dash = part.find('-');
+        int lo = 0;
+        int hi = 0;
+        const bool ok = dash == std::string::npos
+                            ? value_of(part, lo)
+                            : value_of(part.substr(0, dash), lo) && value_of(part.substr(dash + 1), hi) && lo <= hi;
+        if (!ok) {
+          return "failed to parse \"" + part + "\" in \"" + field + "\"";
+        }
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  return {};
+}
+
+// The labels of a pod template must satisfy the selector of its controller.
+bool labels_match(const json& selector, const json& labels) {
+  if (!selector.is_object()) {
+    return false;
+  }
+  const json match = selector.value("matchLabels", json::object());
+  for (const auto& [k, v] : match.items()) {
+    if (!labels.is_object() || !labels.contains(k) || labels[k] != v) {
+      return false;
+    }
+  }
+  for (const json& e : selector.value("matchExpressions", json::array())) {
+    const std::string key = e.value("key", "");
+    const std::string op = e.value("operator", "");
+    const json values = e.value("values", json::array());
+    const bool has = labels.is_object() && labels.contains(key);
+    const bool in = has && std::find(values.begin(), values.end(), labels[key]) != values.end();
+    if ((op == "In" && !in) || (op == "NotIn" && in) || (op == "Exists" && !has) || (op == "DoesNotExist" && has)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<FieldCause> admit_deployment(json& d) {
+  std::vector<FieldCause> causes;
+  json& spec = d["spec"];
+  if (!spec.is_object()) {
+    causes.push_back(required("spec"));
+    return causes;
+  }
+  const bool has_selector = spec.contains("selector") && spec["selector"].is_object() &&
+                            (!spec["selector"].value("matchLabels", json::object()).empty() ||
+                             !spec["selector"].value("matchExpressions", json::array()).empty());
+  if (!has_selector) {
+    causes.push_back(required("spec.selector"));
+  }
+  json& tmpl = spec["template"];
+  if (!tmpl.is_object() || !tmpl.contains("spec")) {
+    causes.push_back(required("spec.template"));
+    return causes;
+  }
+  validate_pod_spec(tmpl["spec"], "spec.template.spec", causes);
+  const json labels = tmpl.value("metadata", json::object()).value("labels", json::object());
+  if (has_selector && !labels_match(spec["selector"], labels)) {
+    causes.push_back(invalid("spec.template.metadata.labels",
+                             "Invalid value: " + labels.dump() + ": `selector` does not match template `labels`"));
+  }
+  const std::string policy = tmpl["spec"].value("restartPolicy", "Always");
+  if (policy != "Always") {
+    causes.push_back(unsupported("spec.template.spec.restartPolicy",
+                                 "Unsupported value: \"" + policy + "\": supported values: \"Always\""));
+  }
+  if (spec.contains("replicas") && (!spec["replicas"].is_number_integer() || spec["replicas"].get<long long>() < 0)) {
+    causes.push_back(invalid("spec.replicas", "must be greater than or equal to 0"));
+  }
+  if (!causes.empty()) {
+    return causes;
+  }
+  default_pod_spec(tmpl["spec"]);
+  if (!spec.contains("replicas")) {
+    spec["replicas"] = 1;
+  }
+  if (!spec.contains("strategy")) {
+    spec["strategy"] = {{"type", "RollingUpdate"}};
+  }
+  if (spec["strategy"].value("type", "RollingUpdate") == "RollingUpdate" &&
+      !spec["strategy"].contains("rollingUpdate")) {
+    spec["strategy"]["rollingUpdate"] = {{"maxSurge", "25%"}, {"maxUnavailable", "25%"}};
+  }
+  if (!spec.contains("revisionHistoryLimit")) {
+    spec["revisionHistoryLimit"] = 10;
+  }
+  if (!spec.contains("progressDeadlineSeconds")) {
+    spec["progressDeadlineSeconds"] = 600;
+  }
+  return causes;
+}
+
+std::vector<FieldCause> admit_cronjob(json& cj) {
+  std::vector<FieldCause> causes;
+  json& spec = cj["spec"];
+  if (!spec.is_object()) {
+    causes.push_back(required("spec"));
+    return causes;
+  }
+  const std::string schedule = spec.value("schedule", "");
+  if (schedule.empty()) {
+    causes.push_back(required("spec.schedule"));
+  } else if (const std::string why = cron_error(schedule); !why.empty()) {
+    causes.push_back(invalid("spec.schedule", "Invalid value: \"" + schedule + "\": " + why));
+  }
+  const std::string concurrency = spec.value("concurrencyPolicy", "Allow");
+  if (concurrency != "Allow" && concurrency != "Forbid" && concurrency != "Replace") {
+    causes.push_back(unsupported("spec.concurrencyPolicy", "Unsupported value: \"" + concurrency +
+                                                               "\": supported values: \"Allow\", \"Forbid\", "
+                                                               "\"Replace\""));
+  }
+  json& tmpl = spec["jobTemplate"]["spec"]["template"];
+  if (!tmpl.is_object() || !tmpl.contains("spec")) {
+    causes.push_back(required("spec.jobTemplate.spec.template"));
+    return causes;
+  }
+  validate_pod_spec(tmpl["spec"], "spec.jobTemplate.spec.template.spec", causes);
+  const std::string policy = tmpl["spec"].value("restartPolicy", "");
+  if (policy != "OnFailure" && policy != "Never") {
+    causes.push_back(unsupported(
+        "spec.jobTemplate.spec.template.spec.restartPolicy",
+        policy.empty() ? "Required value: valid values: \"OnFailure\", \"Never\""
+                       : "Unsupported value: \"" + policy + "\": supported values: \"OnFailure\", \"Never\""));
+  }
+  if (!causes.empty()) {
+    return causes;
+  }
+  default_pod_spec(tmpl["spec"]);
+  if (!spec.contains("concurrencyPolicy")) {
+    spec["concurrencyPolicy"] = "Allow";
+  }
+  if (!spec.contains("suspend")) {
+    spec["suspend"] = false;
+  }
+  if (!spec.contains("successfulJobsHistoryLimit")) {
+    spec["successfulJobsHistoryLimit"] = 3;
+  }
+  if (!spec.contains("failedJobsHistoryLimit")) {
+    spec["failedJobsHistoryLimit"] = 1;
+  }
+  return causes;
+}
+
+std::vector<FieldCause> admit_service(json& svc) {
+  std::vector<FieldCause> causes;
+  json& spec = svc["spec"];
+  if (!spec.is_object()) {
+    spec = json::object();
+  }
+  const std::string type = spec.value("type", "ClusterIP");
+  if (type != "ClusterIP" && type != "NodePort" && type != "LoadBalancer" && type != "ExternalName") {
+    causes.push_back(unsupported("spec.type", "Unsupported value: \"" + type +
+                                                  "\": supported values: \"ClusterIP\", \"ExternalName\", "
+                                                  "\"LoadBalancer\", \"NodePort\""));
+    return causes;
+  }
+  const bool headless = spec.value("clusterIP", "") == "None";
+  json& ports = spec["ports"];
+  if (!ports.is_array()) {
+    ports = json::array();
+  }
+  if (ports.empty() && type != "ExternalName" && !headless) {
+    causes.push_back(required("spec.ports"));
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    json& p = ports[i];
+    const std::string at = "spec.ports[" + std::to_string(i) + "]";
+    if (!p.is_object()) {
+      causes.push_back(invalid(at, "must be an object"));
+      continue;
+    }
+    if (!p.contains("port")) {
+      causes.push_back(required(at + ".port"));
+    } else if (!p["port"].is_number_integer() || p["port"].get<long long>() < 1 || p["port"].get<long long>() > 65535) {
+      causes.push_back(
+          invalid(at + ".port", "Invalid value: " + p["port"].dump() + ": must be between 1 and 65535, inclusive"));
+    }
+    const std::string name = p.value("name", "");
+    if (ports.size() > 1 && name.empty()) {
+      causes.push_back(required(at + ".name"));
+    } else if (!name.empty() && !names.insert(name).second) {
+      causes.push_back(FieldCause{at + ".name", "Duplicate value: \"" + name + "\"", {}, "FieldValueDuplicate"});
+    }
+    const std::string protocol = p.value("protocol", "TCP");
+    if (protocol != "TCP" && protocol != "UDP" && protocol != "SCTP") {
+      causes.push_back(unsupported(
+          at + ".protocol", "Unsupported value: \"" + protocol + "\": supported values: \"SCTP\", \"TCP\", \"UDP\""));
+    }
+  }
+  if (!causes.empty()) {
+    return causes;
+  }
+  for (json& p : ports) {
+    if (!p.contains("protocol")) {
+      p["protocol"] = "TCP";
+    }
+    if (!p.contains("targetPort")) {
+      p["targetPort"] = p["port"];
+    }
+  }
+  if (ports.empty()) {
+    spec.erase("ports");
+  }
+  spec["type"] = type;
+  if (!spec.contains("sessionAffinity")) {
+    spec["sessionAffinity"] = "None";
+  }
+  if (type != "ExternalName") {
+    if (!spec.contains("clusterIP") || spec["clusterIP"] == "") {
+      // A stable address from the uid, in the default service range 10.96.0.0/12.
+      const std::size_t h = std::hash<std::string>{}(svc["metadata"].value("uid", svc["metadata"].value("name", "")));
+      const unsigned host = 10U + static_cast<unsigned>(h % ((1U << 20) - 20U));
+      spec["clusterIP"] = "10." + std::to_string(96U + (host >> 16)) + "." + std::to_string((host >> 8) & 0xFFU) + "." +
+                          std::to_string(host & 0xFFU);
+    }
+    if (!spec.contains("clusterIPs")) {
+      spec["clusterIPs"] = json::array({spec["clusterIP"]});
+    }
+    if (!spec.contains("ipFamilies")) {
+      spec["ipFamilies"] = json::array({"IPv4"});
+    }
+    if (!spec.contains("ipFamilyPolicy")) {
+      spec["ipFamilyPolicy"] = "SingleStack";
+    }
+    if (!spec.contains("internalTrafficPolicy")) {
+      spec["internalTrafficPolicy"] = "Cluster";
+    }
+  }
+  if (!svc.contains("status")) {
+    svc["status"] = {{"loadBalancer", json::object()}};
+  }
+  return causes;
+}
+
+std::vector<FieldCause> admit_secret(json& secret) {
+  std::vector<FieldCause> causes;
+  if (!secret.contains("type")) {
+    secret["type"] = "Opaque";
+  }
+  // stringData is write-only: folded into data (base64), never stored.
+  if (secret.contains("stringData") && secret["stringData"].is_object()) {
+    static const char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (const auto& [k, v] : secret["stringData"].items()) {
+      const std::string in = v.is_string() ? v.get<std::string>() : v.dump();
+      std::string out;
+      for (std::size_t i = 0; i < in.size(); i += 3) {
+        const unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
+                           (i + 1 < in.size() ? static_cast<unsigned char>(in[i + 1]) << 8 : 0U) |
+                           (i + 2 < in.size() ? static_cast<unsigned char>(in[i + 2]) : 0U);
+        out += k_alphabet[(n >> 18) & 63];
+        out += k_alphabet[(n >> 12) & 63];
+        out += i + 1 < in.size() ? k_alphabet[(n >> 6) & 63] : '=';
+        out += i + 2 < in.size() ? k_alphabet[n & 63] : '=';
+      }
+      secret["data"][k] = out;
+    }
+  }
+  secret.erase("stringData");
+  if (secret.contains("data") && secret["data"].is_object()) {
+    for (const auto& [k, v] : secret["data"].items()) {
+      const std::string text = v.is_string() ? v.get<std::string>() : std::string("!");
+      const bool base64 = text.size() % 4 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+                          });
+      if (!base64) {
+        causes.push_back(invalid("data[" + k + "]", "Invalid value: the value must be base64-encoded"));
+      }
+    }
+  }
+  return causes;
+}
+
+// Policy rules of a Role or ClusterRole.
+std::vector<FieldCause> admit_role(json& role) {
+  std::vector<FieldCause> causes;
+  const json rules = role.value("rules", json::array());
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const std::string at = "rules[" + std::to_string(i) + "]";
+    if (!rules[i].is_object() || rules[i].value("verbs", json::array()).empty()) {
+      causes.push_back(required(at + ".verbs"));
+      continue;
+    }
+    const bool resources = !rules[i].value("resources", json::array()).empty();
+    const bool urls = !rules[i].value("nonResourceURLs", json::array()).empty();
+    if (!resources && !urls) {
+      causes.push_back(required(at + ".resources"));
+    }
+    if (resources && !rules[i].contains("apiGroups")) {
+      causes.push_back(required(at + ".apiGroups"));
+    }
+  }
+  return causes;
+}
+
+// roleRef and subjects of a RoleBinding (`cluster` false) or ClusterRoleBinding.
+std::vector<FieldCause> admit_binding(json& binding, bool cluster) {
+  std::vector<FieldCause> causes;
+  const json ref = binding.value("roleRef", json::object());
+  const std::string kind = ref.value("kind", "");
+  if (ref.value("apiGroup", "") != "rbac.authorization.k8s.io") {
+    causes.push_back(unsupported("roleRef.apiGroup", "Unsupported value: \"" + ref.value("apiGroup", "") +
+                                                         "\": supported values: \"rbac.authorization.k8s.io\""));
+  }
+  if (kind != "ClusterRole" && (cluster || kind != "Role")) {
+    causes.push_back(unsupported("roleRef.kind", "Unsupported value: \"" + kind + "\": supported values: " +
+                                                     (cluster ? "\"ClusterRole\"" : "\"ClusterRole\", \"Role\"")));
+  }
+  if (ref.value("name", "").empty()) {
+    causes.push_back(required("roleRef.name"));
+  }
+  if (binding.contains("subjects") && binding["subjects"].is_array()) {
+    for (std::size_t i = 0; i < binding["subjects"].size(); ++i) {
+      json& s = binding["subjects"][i];
+      const std::string at = "subjects[" + std::to_string(i) + "]";
+      const std::string skind = s.value("kind", "");
+      if (s.value("name", "").empty()) {
+        causes.push_back(required(at + ".name"));
+      }
+      if (skind == "ServiceAccount") {
+        if (cluster && s.value("namespace", "").empty()) {
+          causes.push_back(required(at + ".namespace"));
+        }
+      } else if (skind == "User" || skind == "Group") {
+        if (!s.contains("apiGroup")) {
+          s["apiGroup"] = "rbac.authorization.k8s.io";
+        }
+      } else {
+        causes.push_back(unsupported(at + ".kind", "Unsupported value: \"" + skind +
+                                                       "\": supported values: \"Group\", \"ServiceAccount\", "
+                                                       "\"User\""));
+      }
+    }
   }
   return causes;
 }
@@ -372,6 +810,67 @@ std::vector<ResourceType> builtin_types() {
   auto lease = make("coordination.k8s.io", "v1", "Lease", "leases", true);
   types.push_back(lease);
 
+  // events.k8s.io/v1 is another view of the core/v1 events: same objects,
+  // some top-level fields renamed.
+  auto events_v1 = make("events.k8s.io", "v1", "Event", "events", true, {"ev"});
+  events_v1.storage_group = "";
+  events_v1.field_renames = {{"regarding", "involvedObject"},
+                             {"note", "message"},
+                             {"reportingController", "reportingComponent"},
+                             {"deprecatedSource", "source"},
+                             {"deprecatedFirstTimestamp", "firstTimestamp"},
+                             {"deprecatedLastTimestamp", "lastTimestamp"},
+                             {"deprecatedCount", "count"}};
+  events_v1.selectable_fields = event.selectable_fields;
+  events_v1.admit = admit_events_v1;
+  types.push_back(events_v1);
+
+  auto sa = make("", "v1", "ServiceAccount", "serviceaccounts", true, {"sa"});
+  types.push_back(sa);
+
+  auto cm = make("", "v1", "ConfigMap", "configmaps", true, {"cm"});
+  types.push_back(cm);
+
+  auto secret = make("", "v1", "Secret", "secrets", true);
+  secret.admit = admit_secret;
+  secret.selectable_fields = {"type"};
+  types.push_back(secret);
+
+  auto svc = make("", "v1", "Service", "services", true, {"svc"});
+  svc.status_subresource = true;
+  svc.reset_status_on_create = true;
+  svc.categories = {"all"};
+  svc.admit = admit_service;
+  types.push_back(svc);
+
+  auto deploy = make("apps", "v1", "Deployment", "deployments", true, {"deploy"});
+  deploy.status_subresource = true;
+  deploy.reset_status_on_create = true;
+  deploy.categories = {"all"};
+  deploy.admit = admit_deployment;
+  types.push_back(deploy);
+
+  auto cronjob = make("batch", "v1", "CronJob", "cronjobs", true, {"cj"});
+  cronjob.status_subresource = true;
+  cronjob.reset_status_on_create = true;
+  cronjob.categories = {"all"};
+  cronjob.admit = admit_cronjob;
+  types.push_back(cronjob);
+
+  const std::string rbac = "rbac.authorization.k8s.io";
+  auto role = make(rbac, "v1", "Role", "roles", true);
+  role.admit = admit_role;
+  types.push_back(role);
+  auto cluster_role = make(rbac, "v1", "ClusterRole", "clusterroles", false);
+  cluster_role.admit = admit_role;
+  types.push_back(cluster_role);
+  auto role_binding = make(rbac, "v1", "RoleBinding", "rolebindings", true);
+  role_binding.admit = [](json& b) { return admit_binding(b, false); };
+  types.push_back(role_binding);
+  auto cluster_role_binding = make(rbac, "v1", "ClusterRoleBinding", "clusterrolebindings", false);
+  cluster_role_binding.admit = [](json& b) { return admit_binding(b, true); };
+  types.push_back(cluster_role_binding);
+
   auto crd = make("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false,
                   {"crd", "crds"});
   crd.status_subresource = true;
@@ -461,6 +960,7 @@ Result<std::vector<ResourceType>> types_from_crd(const json& crd) {
       }
       continue;
     }
+    t.openapi_schema = schema_json;
     auto shared = std::make_shared<const model::Schema>(std::move(*schema));
     t.admit = schema_admitter(shared);
     t.unknown_fields = unknown_field_finder(shared);
@@ -495,6 +995,52 @@ Result<std::vector<ResourceType>> types_from_crd(const json& crd) {
         .with_causes(std::move(causes));
   }
   return types;
+}
+
+namespace {
+
+// Renames the top-level fields of `object` and the matching top-level
+// entries of its managedFields ("f:<field>") from one naming to the other.
+json rename_fields(json object, const std::vector<std::pair<std::string, std::string>>& renames, bool to_stored) {
+  if (!object.is_object() || renames.empty()) {
+    return object;
+  }
+  for (const auto& [external, stored] : renames) {
+    const std::string& from = to_stored ? external : stored;
+    const std::string& to = to_stored ? stored : external;
+    if (object.contains(from)) {
+      object[to] = std::move(object[from]);
+      object.erase(from);
+    }
+  }
+  if (object.contains("metadata") && object["metadata"].is_object() && object["metadata"].contains("managedFields") &&
+      object["metadata"]["managedFields"].is_array()) {
+    for (json& entry : object["metadata"]["managedFields"]) {
+      if (!entry.is_object() || !entry.contains("fieldsV1") || !entry["fieldsV1"].is_object()) {
+        continue;
+      }
+      json& fields = entry["fieldsV1"];
+      for (const auto& [external, stored] : renames) {
+        const std::string from = "f:" + (to_stored ? external : stored);
+        const std::string to = "f:" + (to_stored ? stored : external);
+        if (fields.contains(from)) {
+          fields[to] = std::move(fields[from]);
+          fields.erase(from);
+        }
+      }
+    }
+  }
+  return object;
+}
+
+}  // namespace
+
+json ResourceType::to_external(json stored) const {
+  return rename_fields(std::move(stored), field_renames, false);
+}
+
+json ResourceType::to_stored(json external) const {
+  return rename_fields(std::move(external), field_renames, true);
 }
 
 std::vector<std::string> ResourceType::field_labels() const {

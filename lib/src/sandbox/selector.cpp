@@ -207,7 +207,9 @@ bool LabelSelector::matches(const json& labels) const {
   return true;
 }
 
-std::string field_value(const json& object, std::string_view field) {
+namespace {
+
+std::string stored_field_value(const json& object, std::string_view field) {
   const json* cur = &object;
   std::size_t start = 0;
   while (start <= field.size()) {
@@ -233,6 +235,18 @@ std::string field_value(const json& object, std::string_view field) {
     return {};
   }
   return cur->dump();
+}
+
+}  // namespace
+
+std::string field_value(const json& object, std::string_view field) {
+  std::string v = stored_field_value(object, field);
+  // Boolean fields select as "false" when absent: the API server formats
+  // the Go zero value.
+  if (v.empty() && field == "spec.unschedulable") {
+    v = "false";
+  }
+  return v;
 }
 
 Result<FieldSelector> FieldSelector::parse(std::string_view text, const std::vector<std::string>& supported) {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <gpuorch/model/api_status.hpp>
+#include <gpuorch/sandbox/openapi.hpp>
 #include <gpuorch/sandbox/patch.hpp>
 #include <gpuorch/sandbox/protobuf.hpp>
 #include <gpuorch/sandbox/table.hpp>
@@ -396,6 +397,107 @@ struct ApiServer::Impl {
     return {{"name", group}, {"versions", vs}, {"preferredVersion", vs[0]}};
   }
 
+  // ---- aggregated discovery (apidiscovery.k8s.io/v2) ------------------------
+  // One document for /api and one for /apis with every group, version and
+  // resource: what kubectl 1.32 asks for first.
+
+  static json aggregated_resource(const ResourceType& t) {
+    json r = {{"resource", t.plural},
+              {"responseKind", {{"group", ""}, {"version", ""}, {"kind", t.kind}}},
+              {"scope", t.namespaced ? "Namespaced" : "Cluster"},
+              {"singularResource", t.singular},
+              {"verbs", {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}}};
+    if (!t.short_names.empty()) {
+      r["shortNames"] = t.short_names;
+    }
+    if (!t.categories.empty()) {
+      r["categories"] = t.categories;
+    }
+    json subs = json::array();
+    if (t.status_subresource) {
+      subs.push_back({{"subresource", "status"},
+                      {"responseKind", {{"group", ""}, {"version", ""}, {"kind", t.kind}}},
+                      {"verbs", {"get", "patch", "update"}}});
+    }
+    if (t.group.empty() && t.plural == "pods") {
+      subs.push_back({{"subresource", "binding"},
+                      {"responseKind", {{"group", ""}, {"version", ""}, {"kind", "Binding"}}},
+                      {"verbs", {"create"}}});
+    }
+    if (!subs.empty()) {
+      r["subresources"] = subs;
+    }
+    return r;
+  }
+
+  /// apidiscovery.k8s.io/v2 (or v2beta1) APIGroupDiscoveryList: the core
+  /// group alone (`legacy`, for /api) or every named group (/apis).
+  json aggregated_discovery(bool legacy, const std::string& api_version) const {
+    std::vector<std::string> groups;
+    std::map<std::string, std::vector<std::string>> versions;
+    const std::vector<ResourceType> types = store.types();
+    for (const ResourceType& t : types) {
+      if (t.group.empty() != legacy) {
+        continue;
+      }
+      if (std::find(groups.begin(), groups.end(), t.group) == groups.end()) {
+        groups.push_back(t.group);
+      }
+      auto& vs = versions[t.group];
+      if (std::find(vs.begin(), vs.end(), t.version) == vs.end()) {
+        vs.push_back(t.version);
+      }
+    }
+    json items = json::array();
+    for (const std::string& g : groups) {
+      auto& vs = versions[g];
+      std::sort(vs.begin(), vs.end(), version_before);
+      json vlist = json::array();
+      for (const std::string& v : vs) {
+        json resources = json::array();
+        for (const ResourceType& t : types) {
+          if (t.group == g && t.version == v) {
+            resources.push_back(aggregated_resource(t));
+          }
+        }
+        vlist.push_back({{"version", v}, {"resources", resources}, {"freshness", "Current"}});
+      }
+      json meta = {{"creationTimestamp", nullptr}};
+      if (!g.empty()) {
+        meta["name"] = g;
+      }
+      items.push_back({{"metadata", meta}, {"versions", vlist}});
+    }
+    return {
+        {"kind", "APIGroupDiscoveryList"}, {"apiVersion", api_version}, {"metadata", json::object()}, {"items", items}};
+  }
+
+  /// The aggregated discovery version the Accept header asks for first
+  /// ("v2", "v2beta1"), or "" for the legacy documents.
+  static std::string wants_aggregated(const std::string& accept) {
+    std::size_t start = 0;
+    while (start <= accept.size()) {
+      const auto comma = accept.find(',', start);
+      const std::string range = accept.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (range.find("as=APIGroupDiscoveryList") != std::string::npos &&
+          range.find("g=apidiscovery.k8s.io") != std::string::npos) {
+        if (range.find("v=v2beta1") != std::string::npos) {
+          return "v2beta1";
+        }
+        if (range.find("v=v2") != std::string::npos) {
+          return "v2";
+        }
+      } else if (range.find("application/json") != std::string::npos || range.find("*/*") != std::string::npos) {
+        return "";
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    return "";
+  }
+
   json group_list() const {
     std::vector<std::string> groups;
     for (const ResourceType& t : store.types()) {
@@ -411,9 +513,9 @@ struct ApiServer::Impl {
   }
 
   // ---- OpenAPI v3 -----------------------------------------------------------
-  // Paths and parameters only, no schemas: enough for kubectl to see that the
-  // server validates fields itself (the PATCH operations' fieldValidation
-  // parameter), so `kubectl apply` needs no client-side schema.
+  // Paths with their parameters (the PATCH operations' fieldValidation
+  // parameter tells kubectl that the server validates fields itself) and
+  // the component schemas `kubectl explain` reads.
 
   static json query_param(const char* name, const char* type = "string") {
     return {{"name", name}, {"in", "query"}, {"schema", {{"type", type}, {"uniqueItems", true}}}};
@@ -429,6 +531,7 @@ struct ApiServer::Impl {
 
   json openapi_group_version(const std::string& group, const std::string& version) const {
     json paths = json::object();
+    std::vector<ResourceType> served;
     bool any = false;
     const json write_params =
         json::array({query_param("dryRun"), query_param("fieldManager"), query_param("fieldValidation")});
@@ -439,6 +542,7 @@ struct ApiServer::Impl {
         continue;
       }
       any = true;
+      served.push_back(t);
       const std::string prefix = (group.empty() ? "/api/" + version : "/apis/" + group + "/" + version) +
                                  (t.namespaced ? "/namespaces/{namespace}/" : "/") + t.plural;
       paths[prefix] = {
@@ -460,7 +564,7 @@ struct ApiServer::Impl {
     return {{"openapi", "3.0.0"},
             {"info", {{"title", "Kubernetes"}, {"version", options.server_version}}},
             {"paths", paths},
-            {"components", {{"schemas", json::object()}}}};
+            {"components", {{"schemas", openapi_schemas(served)}}}};
   }
 
   json openapi_root() const {
@@ -579,10 +683,115 @@ struct ApiServer::Impl {
     return true;
   }
 
+  // A stored object as the requested resource shows it: its apiVersion,
+  // and its field names for resources that are views of other storage.
   void present(json& object, const ResourceType& type) const {
-    if (object.is_object()) {
-      object["apiVersion"] = type.api_version();
+    if (!object.is_object()) {
+      return;
     }
+    if (!type.field_renames.empty()) {
+      object = type.to_external(std::move(object));
+    }
+    object["apiVersion"] = type.api_version();
+  }
+
+  /// The resource whose objects `type` serves: itself, or for a view
+  /// (events.k8s.io/v1 Events) the resource that stores them.
+  ResourceType storage_of(const ResourceType& type) const {
+    if (type.storage_group == type.group) {
+      return type;
+    }
+    for (const ResourceType& t : store.types()) {
+      if (t.group == type.storage_group && t.plural == type.plural) {
+        return t;
+      }
+    }
+    return type;
+  }
+
+  /// A Table of stored objects, columns as for the storing resource, row
+  /// objects in the requested resource's form.
+  json table_of(const ResourceType& type, const std::vector<const json*>& stored, IncludeObject include,
+                bool with_columns = true) const {
+    const ResourceType st = storage_of(type);
+    std::vector<json> copies;
+    copies.reserve(stored.size());
+    std::vector<const json*> objects;
+    for (const json* o : stored) {
+      copies.push_back(*o);
+      present(copies.back(), st);
+    }
+    for (const json& c : copies) {
+      objects.push_back(&c);
+    }
+    json table = to_table(st, objects, include, Clock::now(), with_columns);
+    if (!type.field_renames.empty()) {
+      for (json& row : table["rows"]) {
+        if (row.contains("object") && row["object"].value("kind", "") != "PartialObjectMetadata") {
+          present(row["object"], type);
+        }
+      }
+    }
+    return table;
+  }
+
+  /// Field selectors name the stored fields ("regarding.name" of an
+  /// events.k8s.io Event selects on "involvedObject.name").
+  static std::string stored_field_selector(const ResourceType& type, const std::string& selector) {
+    if (type.field_renames.empty() || selector.empty()) {
+      return selector;
+    }
+    std::string out;
+    std::size_t start = 0;
+    while (start <= selector.size()) {
+      const auto comma = selector.find(',', start);
+      std::string term = selector.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      for (const auto& [external, stored] : type.field_renames) {
+        if (term.starts_with(external) && term.size() > external.size() &&
+            (term[external.size()] == '.' || term[external.size()] == '=' || term[external.size()] == '!')) {
+          term = stored + term.substr(external.size());
+          break;
+        }
+      }
+      out += (out.empty() ? "" : ",") + term;
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    return out;
+  }
+
+  /// A request body in the storing resource's field names (patch documents
+  /// too: JSON patch paths are renamed by their first segment).
+  json to_stored(const ResourceType& type, json body) const {
+    if (type.field_renames.empty()) {
+      return body;
+    }
+    if (body.is_array()) {
+      for (json& op : body) {
+        for (const char* key : {"path", "from"}) {
+          if (!op.is_object() || !op.contains(key) || !op[key].is_string()) {
+            continue;
+          }
+          std::string path = op[key].get<std::string>();
+          for (const auto& [external, stored] : type.field_renames) {
+            const std::string prefix = "/" + external;
+            if (path == prefix || path.starts_with(prefix + "/")) {
+              path = "/" + stored + path.substr(prefix.size());
+              break;
+            }
+          }
+          op[key] = path;
+        }
+      }
+      return body;
+    }
+    body = type.to_stored(std::move(body));
+    if (body.is_object() && body.contains("apiVersion")) {
+      body["apiVersion"] = storage_of(type).api_version();
+    }
+    return body;
   }
 
   void handle(const httplib::Request& req, httplib::Response& res) {
@@ -620,7 +829,7 @@ struct ApiServer::Impl {
               status_json(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
           return;
         }
-        handle_discovery(route, res);
+        handle_discovery(req, route, res);
         return;
       case Route::Kind::resource:
         handle_resource(req, res, route);
@@ -631,7 +840,17 @@ struct ApiServer::Impl {
     }
   }
 
-  void handle_discovery(const Route& route, httplib::Response& res) {
+  void handle_discovery(const httplib::Request& req, const Route& route, httplib::Response& res) {
+    if (route.kind == Route::Kind::api_versions || route.kind == Route::Kind::group_list) {
+      const std::string version = wants_aggregated(req.get_header_value("Accept"));
+      if (!version.empty()) {
+        res.status = 200;
+        res.set_content(
+            aggregated_discovery(route.kind == Route::Kind::api_versions, "apidiscovery.k8s.io/" + version).dump(),
+            "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
+        return;
+      }
+    }
     switch (route.kind) {
       case Route::Kind::version:
         reply(res, 200, version_json());
@@ -792,10 +1011,10 @@ struct ApiServer::Impl {
     }
   }
 
-  ListOptions list_options(const httplib::Request& req) const {
+  ListOptions list_options(const httplib::Request& req, const ResourceType& type) const {
     ListOptions o;
     o.label_selector = req.get_param_value("labelSelector");
-    o.field_selector = req.get_param_value("fieldSelector");
+    o.field_selector = stored_field_selector(type, req.get_param_value("fieldSelector"));
     o.continue_token = req.get_param_value("continue");
     o.resource_version = req.get_param_value("resourceVersion");
     const std::string limit = req.get_param_value("limit");
@@ -806,19 +1025,19 @@ struct ApiServer::Impl {
   }
 
   void serve_get(const httplib::Request& req, httplib::Response& res, const Route& route, const ResourceType& type) {
-    auto obj = store.get(type, route.ns, route.name);
+    auto obj = store.get(storage_of(type), route.ns, route.name);
     if (!obj.ok()) {
       reply_error(res, obj.error(), route, route.name);
       return;
     }
-    present(*obj, type);
     const MediaWants wants = parse_accept(req.get_header_value("Accept"));
     if (wants.table) {
-      json table = to_table(type, {&*obj}, parse_include_object(req.get_param_value("includeObject")), Clock::now());
+      json table = table_of(type, {&*obj}, parse_include_object(req.get_param_value("includeObject")));
       table["metadata"]["resourceVersion"] = (*obj)["metadata"].value("resourceVersion", "");
       reply(res, 200, table);
       return;
     }
+    present(*obj, type);
     if (wants.partial_metadata) {
       reply(res, 200, partial_metadata(*obj));
       return;
@@ -827,13 +1046,10 @@ struct ApiServer::Impl {
   }
 
   void serve_list(const httplib::Request& req, httplib::Response& res, const Route& route, const ResourceType& type) {
-    auto list = store.list(type, route.ns, list_options(req));
+    auto list = store.list(storage_of(type), route.ns, list_options(req, type));
     if (!list.ok()) {
       reply_error(res, list.error(), route, "");
       return;
-    }
-    for (json& item : (*list)["items"]) {
-      present(item, type);
     }
     const MediaWants wants = parse_accept(req.get_header_value("Accept"));
     if (wants.table) {
@@ -841,11 +1057,15 @@ struct ApiServer::Impl {
       for (const json& item : (*list)["items"]) {
         objects.push_back(&item);
       }
-      json table = to_table(type, objects, parse_include_object(req.get_param_value("includeObject")), Clock::now());
+      json table = table_of(type, objects, parse_include_object(req.get_param_value("includeObject")));
       table["metadata"] = (*list)["metadata"];
       reply(res, 200, table);
       return;
     }
+    for (json& item : (*list)["items"]) {
+      present(item, type);
+    }
+    (*list)["apiVersion"] = type.api_version();
     if (wants.partial_metadata) {
       json items = json::array();
       for (const json& item : (*list)["items"]) {
@@ -883,7 +1103,7 @@ struct ApiServer::Impl {
           Error(ErrorCode::api, "too old resource version: " + req.get_param_value("resourceVersion") + " (injected)")
               .with_http(410, std::string(model::k_reason_expired));
     } else {
-      auto w = store.watch(type, route.ns, list_options(req));
+      auto w = store.watch(storage_of(type), route.ns, list_options(req, type));
       if (!w.ok()) {
         if (w.error().http_status() != 410) {
           reply_error(res, w.error(), route, "");
@@ -933,12 +1153,13 @@ struct ApiServer::Impl {
           auto event = state->watch->next(std::chrono::milliseconds(200));
           if (event) {
             json object = *event->object;
-            present(object, type);
             if (wants.table) {
-              json table = to_table(type, {&object}, include, Clock::now(), state->first);
+              json table = table_of(type, {&object}, include, state->first);
               table["metadata"]["resourceVersion"] = object["metadata"].value("resourceVersion", "");
               object = std::move(table);
               state->first = false;
+            } else {
+              present(object, type);
             }
             const std::string line = json{{"type", event->type}, {"object", object}}.dump() + "\n";
             ++state->sent;
@@ -980,7 +1201,19 @@ struct ApiServer::Impl {
       reply(res, 400, status_json(400, "BadRequest", "dryRun must be \"All\""));
       return;
     }
-    auto created = store.create(type, route.ns, std::move(*body), o);
+    if (!type.field_renames.empty() && type.admit) {
+      // A view's own rules, in its field names, before it is stored.
+      json checked = *body;
+      if (auto causes = type.admit(checked); !causes.empty()) {
+        reply_error(res,
+                    Error(ErrorCode::invalid, type.kind + "." + type.group + " \"" + name + "\" is invalid")
+                        .with_http(422, "Invalid")
+                        .with_causes(std::move(causes)),
+                    route, name);
+        return;
+      }
+    }
+    auto created = store.create(storage_of(type), route.ns, to_stored(type, std::move(*body)), o);
     if (!created.ok()) {
       reply_error(res, created.error(), route, name);
       return;
@@ -1043,7 +1276,7 @@ struct ApiServer::Impl {
     WriteOptions o;
     o.dry_run = req.get_param_value("dryRun") == "All";
     o.field_manager = field_manager(req);
-    auto updated = store.update(type, route.ns, route.name, std::move(*body), sub, o);
+    auto updated = store.update(storage_of(type), route.ns, route.name, to_stored(type, std::move(*body)), sub, o);
     if (!updated.ok()) {
       reply_error(res, updated.error(), route, route.name);
       return;
@@ -1075,8 +1308,9 @@ struct ApiServer::Impl {
       reply(res, 400, status_json(400, "BadRequest", "force may only be used with apply patches"));
       return;
     }
-    const bool existed = store.get(type, route.ns, route.name).ok();
-    auto patched = store.patch(type, route.ns, route.name, *patch_type, *body, sub, o);
+    const ResourceType st = storage_of(type);
+    const bool existed = store.get(st, route.ns, route.name).ok();
+    auto patched = store.patch(st, route.ns, route.name, *patch_type, to_stored(type, *body), sub, o);
     if (!patched.ok()) {
       reply_error(res, patched.error(), route, route.name);
       return;
@@ -1112,14 +1346,15 @@ struct ApiServer::Impl {
     }
     if (route.name.empty()) {
       // deletecollection
-      auto list = store.list(type, route.ns, list_options(req));
+      auto list = store.list(storage_of(type), route.ns, list_options(req, type));
       if (!list.ok()) {
         reply_error(res, list.error(), route, "");
         return;
       }
       json deleted = json::array();
       for (const json& item : (*list)["items"]) {
-        auto d = store.remove(type, item["metadata"].value("namespace", ""), item["metadata"].value("name", ""), o);
+        auto d = store.remove(storage_of(type), item["metadata"].value("namespace", ""),
+                              item["metadata"].value("name", ""), o);
         if (d.ok()) {
           present(*d, type);
           deleted.push_back(*d);
@@ -1129,7 +1364,7 @@ struct ApiServer::Impl {
       reply(res, 200, *list);
       return;
     }
-    auto removed = store.remove(type, route.ns, route.name, o);
+    auto removed = store.remove(storage_of(type), route.ns, route.name, o);
     if (!removed.ok()) {
       reply_error(res, removed.error(), route, route.name);
       return;
@@ -1137,7 +1372,7 @@ struct ApiServer::Impl {
     present(*removed, type);
     const bool pending = removed->is_object() && removed->contains("metadata") &&
                          (*removed)["metadata"].contains("deletionTimestamp") &&
-                         store.get(type, route.ns, route.name).ok();
+                         store.get(storage_of(type), route.ns, route.name).ok();
     reply(res, pending ? 202 : 200, *removed);
   }
 };

@@ -77,6 +77,43 @@ std::string pod_status(const json& pod) {
   return reason;
 }
 
+// The wide-only CONTAINERS, IMAGES and SELECTOR columns of controllers,
+// reading the pod spec at `spec_path`.
+void append_template_columns(std::vector<Column>& cols, std::vector<std::string> spec_path) {
+  const auto containers = [spec_path](const json& o) {
+    const json* cur = &o;
+    for (const std::string& k : spec_path) {
+      if (!cur->is_object() || !cur->contains(k)) {
+        static const json k_none = json::array();
+        return k_none;
+      }
+      cur = &(*cur)[k];
+    }
+    return cur->value("containers", json::array());
+  };
+  const auto joined = [containers](const char* field) {
+    return [containers, field](const json& o) {
+      std::string out;
+      for (const json& c : containers(o)) {
+        out += (out.empty() ? "" : ",") + c.value(field, "");
+      }
+      return json(out);
+    };
+  };
+  cols.push_back({col("Containers", "Names of each container in the template.", 1), joined("name")});
+  cols.push_back({col("Images", "Images referenced by each container in the template.", 1), joined("image")});
+  cols.push_back(
+      {col("Selector", "The label query over the pods.", 1), [](const json& o) {
+         std::string sel;
+         const json match =
+             o.value("spec", json::object()).value("selector", json::object()).value("matchLabels", json::object());
+         for (const auto& [k, v] : match.items()) {
+           sel += (sel.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+         }
+         return json(sel);
+       }});
+}
+
 std::vector<Column> builtin_columns(const ResourceType& type, Clock::time_point now) {
   const auto age = [now](const json& o) { return json(age_of(str(o, {"metadata", "creationTimestamp"}), now)); };
   const PrinterColumn age_col = col("Age",
@@ -266,6 +303,125 @@ std::vector<Column> builtin_columns(const ResourceType& type, Clock::time_point 
                       return json(str(o, {"spec", "holderIdentity"}));
                     }});
     cols.push_back({age_col, age});
+  } else if (type.group == "apps" && type.plural == "deployments") {
+    const auto count = [](const json& o, const char* field) {
+      return o.value("status", json::object()).value(field, 0LL);
+    };
+    cols.push_back({col("Ready", "Number of the pod with ready state"), [count](const json& o) {
+                      return json(std::to_string(count(o, "readyReplicas")) + "/" +
+                                  std::to_string(o.value("spec", json::object()).value("replicas", 1LL)));
+                    }});
+    cols.push_back({col("Up-to-date",
+                        "Total number of non-terminated pods targeted by this deployment that have the "
+                        "desired template spec.",
+                        0, "integer"),
+                    [count](const json& o) { return json(count(o, "updatedReplicas")); }});
+    cols.push_back(
+        {col("Available", "Total number of available pods (ready for at least minReadySeconds).", 0, "integer"),
+         [count](const json& o) { return json(count(o, "availableReplicas")); }});
+    cols.push_back({age_col, age});
+    append_template_columns(cols, {"spec", "template", "spec"});
+  } else if (type.group.empty() && type.plural == "services") {
+    cols.push_back({col("Type", "The type of the service."), [](const json& o) {
+                      return json(str(o, {"spec", "type"}));
+                    }});
+    cols.push_back({col("Cluster-IP", "The cluster IP of the service."), [](const json& o) {
+                      const std::string ip = str(o, {"spec", "clusterIP"});
+                      return json(ip.empty() ? "<none>" : ip);
+                    }});
+    cols.push_back({col("External-IP", "The external IPs of the service."), [](const json& o) {
+                      std::string ips;
+                      for (const json& i : o.value("status", json::object())
+                                               .value("loadBalancer", json::object())
+                                               .value("ingress", json::array())) {
+                        ips += (ips.empty() ? "" : ",") + i.value("ip", i.value("hostname", ""));
+                      }
+                      for (const json& i : o.value("spec", json::object()).value("externalIPs", json::array())) {
+                        ips += (ips.empty() ? "" : ",") + (i.is_string() ? i.get<std::string>() : i.dump());
+                      }
+                      if (ips.empty()) {
+                        ips = str(o, {"spec", "type"}) == "LoadBalancer" ? "<pending>" : "<none>";
+                      }
+                      return json(ips);
+                    }});
+    cols.push_back({col("Port(s)", "The ports of the service."), [](const json& o) {
+                      std::string ports;
+                      for (const json& p : o.value("spec", json::object()).value("ports", json::array())) {
+                        std::string one = std::to_string(p.value("port", 0LL));
+                        if (p.contains("nodePort")) {
+                          one += ":" + std::to_string(p.value("nodePort", 0LL));
+                        }
+                        ports += (ports.empty() ? "" : ",") + one + "/" + p.value("protocol", "TCP");
+                      }
+                      return json(ports.empty() ? "<none>" : ports);
+                    }});
+    cols.push_back({age_col, age});
+    cols.push_back({col("Selector", "The selector of the service.", 1), [](const json& o) {
+                      std::string sel;
+                      const json selector = o.value("spec", json::object()).value("selector", json::object());
+                      for (const auto& [k, v] : selector.items()) {
+                        sel += (sel.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+                      }
+                      return json(sel.empty() ? "<none>" : sel);
+                    }});
+  } else if (type.group == "batch" && type.plural == "cronjobs") {
+    cols.push_back({col("Schedule", "The schedule of the cron job."), [](const json& o) {
+                      return json(str(o, {"spec", "schedule"}));
+                    }});
+    cols.push_back({col("Timezone", "The time zone of the schedule."), [](const json& o) {
+                      const std::string tz = str(o, {"spec", "timeZone"});
+                      return json(tz.empty() ? "<none>" : tz);
+                    }});
+    cols.push_back({col("Suspend", "Whether the cron job is suspended.", 0, "boolean"),
+                    [](const json& o) { return json(o.value("spec", json::object()).value("suspend", false)); }});
+    cols.push_back({col("Active", "The number of running jobs.", 0, "integer"), [](const json& o) {
+                      return json(o.value("status", json::object()).value("active", json::array()).size());
+                    }});
+    cols.push_back({col("Last Schedule", "When a job was last scheduled."), [now](const json& o) {
+                      const std::string t = str(o, {"status", "lastScheduleTime"});
+                      return json(t.empty() ? "<none>" : age_of(t, now));
+                    }});
+    cols.push_back({age_col, age});
+    append_template_columns(cols, {"spec", "jobTemplate", "spec", "template", "spec"});
+  } else if (type.group.empty() && (type.plural == "configmaps" || type.plural == "secrets")) {
+    if (type.plural == "secrets") {
+      cols.push_back({col("Type", "The type of the secret."), [](const json& o) { return json(str(o, {"type"})); }});
+    }
+    cols.push_back({col("Data", "The number of data entries.", 0, "integer"), [](const json& o) {
+                      return json(o.value("data", json::object()).size() +
+                                  o.value("binaryData", json::object()).size());
+                    }});
+    cols.push_back({age_col, age});
+  } else if (type.group.empty() && type.plural == "serviceaccounts") {
+    cols.push_back({col("Secrets", "The number of secrets of the service account.", 0, "integer"),
+                    [](const json& o) { return json(o.value("secrets", json::array()).size()); }});
+    cols.push_back({age_col, age});
+  } else if (type.group == "rbac.authorization.k8s.io" && (type.plural == "roles" || type.plural == "clusterroles")) {
+    cols.push_back({col("Created At", "The time the role was created.", 0, "date"), [](const json& o) {
+                      return json(str(o, {"metadata", "creationTimestamp"}));
+                    }});
+  } else if (type.group == "rbac.authorization.k8s.io" &&
+             (type.plural == "rolebindings" || type.plural == "clusterrolebindings")) {
+    cols.push_back({col("Role", "The role the binding grants."), [](const json& o) {
+                      return json(str(o, {"roleRef", "kind"}) + "/" + str(o, {"roleRef", "name"}));
+                    }});
+    cols.push_back({age_col, age});
+    const auto subjects = [](const char* kind) {
+      return [kind](const json& o) {
+        std::string out;
+        for (const json& s : o.value("subjects", json::array())) {
+          if (s.value("kind", "") != kind) {
+            continue;
+          }
+          const std::string ns = s.value("namespace", "");
+          out += (out.empty() ? "" : ", ") + (ns.empty() ? "" : ns + "/") + s.value("name", "");
+        }
+        return json(out);
+      };
+    };
+    cols.push_back({col("Users", "The users bound.", 1), subjects("User")});
+    cols.push_back({col("Groups", "The groups bound.", 1), subjects("Group")});
+    cols.push_back({col("ServiceAccounts", "The service accounts bound.", 1), subjects("ServiceAccount")});
   } else if (type.group == "apiextensions.k8s.io" && type.plural == "customresourcedefinitions") {
     cols.push_back({col("Created At", "The time the CRD was created", 0, "date"), [](const json& o) {
                       return json(str(o, {"metadata", "creationTimestamp"}));
@@ -487,7 +643,7 @@ json to_table(const ResourceType& type, const std::vector<const json*>& objects,
   Column name_col{col("Name", "Name must be unique within a namespace.", 0, "string", "name"), [](const json& o) {
                     return json(str(o, {"metadata", "name"}));
                   }};
-  if (type.group.empty() && type.plural == "events") {
+  if ((type.group.empty() || type.group == "events.k8s.io") && type.plural == "events") {
     // Events show the name only in wide output.
     name_col.def.priority = 1;
     cols.push_back(name_col);

@@ -45,7 +45,13 @@ struct ResourceType {
   bool custom = false;        ///< served because a CRD exists
   std::string crd_name;       ///< "<plural>.<group>" for custom resources
   std::string storage_group;  ///< bucket key: objects are shared between versions of one group/plural
+  /// Top-level fields named differently than in storage (external, stored):
+  /// set when the resource is a view of another group's objects
+  /// (events.k8s.io/v1 Events are core/v1 Events with renamed fields).
+  std::vector<std::pair<std::string, std::string>> field_renames;
   std::vector<PrinterColumn> columns;
+  /// The CRD version's openAPIV3Schema (custom resources), for /openapi/v3.
+  nlohmann::json openapi_schema;
   /// Field selector labels besides metadata.name and metadata.namespace.
   std::vector<std::string> selectable_fields;
   Admitter admit;  ///< defaults + validation beyond the generic metadata checks
@@ -57,7 +63,11 @@ struct ResourceType {
   /// "pods", "jobs.batch": how kubectl names the resource in messages.
   [[nodiscard]] std::string qualified_plural() const { return group.empty() ? plural : plural + "." + group; }
   /// Objects of every version of one group/plural live in one bucket.
-  [[nodiscard]] std::string bucket() const { return group + "/" + plural; }
+  [[nodiscard]] std::string bucket() const { return storage_group + "/" + plural; }
+  /// A stored object (or a partial one: a patch, an apply configuration) in
+  /// this resource's field names, and back.
+  [[nodiscard]] nlohmann::json to_external(nlohmann::json stored) const;
+  [[nodiscard]] nlohmann::json to_stored(nlohmann::json external) const;
   [[nodiscard]] std::string list_kind() const { return kind + "List"; }
   /// Every field selector label the resource accepts.
   [[nodiscard]] std::vector<std::string> field_labels() const;
