@@ -33,6 +33,12 @@ expect_contains "$(kc explain deployments.spec.template.spec.tolerations)" "FIEL
   "explain through a pod template"
 expect_contains "$(kc explain events.regarding --api-version=events.k8s.io/v1)" "FIELD: regarding <ObjectReference>" \
   "explain an events.k8s.io field"
+# ... and from /openapi/v2, which kubectl fetches as protobuf.
+out=$(kc explain pods.spec.containers --output=plaintext-openapiv2)
+expect_contains "$out" "RESOURCE: containers <[]Object>" "explain from /openapi/v2"
+expect_contains "$out" "Container image to run." "explain from /openapi/v2 shows the descriptions"
+expect_eq "$(kc get --raw /openapi/v2 | jq -r '.definitions["io.k8s.api.batch.v1.Job"]["x-kubernetes-group-version-kind"][0].kind')" \
+  "Job" "/openapi/v2 as JSON"
 expect_fail "explain of a field that does not exist" kc explain pods.spec.nope
 expect_contains "$ERR" 'field "nope" does not exist' "explain names the missing field"
 

@@ -1,5 +1,7 @@
 #include <gpuorch/sandbox/openapi.hpp>
 
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -657,6 +659,192 @@ std::string reversed_domain(const std::string& group) {
   return out;
 }
 
+// ---- OpenAPI v2 ------------------------------------------------------------------
+
+// v3 component schemas as Swagger 2.0 definitions: refs move to
+// #/definitions/, a description next to a single allOf ref becomes a sibling
+// of the $ref (as the API server writes v2), anyOf and nullable go.
+json to_v2(const json& schema) {
+  if (schema.is_array()) {
+    json out = json::array();
+    for (const json& s : schema) {
+      out.push_back(to_v2(s));
+    }
+    return out;
+  }
+  if (!schema.is_object()) {
+    return schema;
+  }
+  if (schema.contains("allOf") && schema["allOf"].is_array() && schema["allOf"].size() == 1 &&
+      schema["allOf"][0].contains("$ref")) {
+    json out = to_v2(schema["allOf"][0]);
+    if (schema.contains("description")) {
+      out["description"] = schema["description"];
+    }
+    return out;
+  }
+  json out = json::object();
+  for (const auto& [k, v] : schema.items()) {
+    if (k == "$ref" && v.is_string()) {
+      std::string r = v.get<std::string>();
+      const std::string prefix = "#/components/schemas/";
+      out[k] = r.starts_with(prefix) ? "#/definitions/" + r.substr(prefix.size()) : r;
+    } else if (k == "anyOf" || k == "oneOf" || k == "not" || k == "nullable") {
+      continue;
+    } else if (k == "properties" && v.is_object()) {
+      json props = json::object();
+      for (const auto& [name, s] : v.items()) {
+        props[name] = to_v2(s);
+      }
+      out[k] = props;
+    } else {
+      out[k] = to_v2(v);
+    }
+  }
+  return out;
+}
+
+// ---- protobuf writing (gnostic's openapi_v2 messages) ------------------------------
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_tag(std::string& out, int field, int wire) {
+  put_varint(out, static_cast<std::uint64_t>(field) << 3 | static_cast<std::uint64_t>(wire));
+}
+
+void put_bytes(std::string& out, int field, const std::string& bytes) {
+  put_tag(out, field, 2);
+  put_varint(out, bytes.size());
+  out += bytes;
+}
+
+void put_string_field(std::string& out, int field, const json& schema, const char* key) {
+  if (schema.contains(key) && schema[key].is_string()) {
+    put_bytes(out, field, schema[key].get<std::string>());
+  }
+}
+
+void put_double(std::string& out, int field, double v) {
+  put_tag(out, field, 1);
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
+  }
+}
+
+// openapi_v2.Any: the value as YAML text (JSON is YAML).
+std::string any_message(const json& value) {
+  std::string out;
+  put_bytes(out, 2, value.dump());
+  return out;
+}
+
+std::string named_any(const std::string& name, const json& value) {
+  std::string out;
+  put_bytes(out, 1, name);
+  put_bytes(out, 2, any_message(value));
+  return out;
+}
+
+std::string schema_message(const json& schema);
+
+std::string named_schema(const std::string& name, const json& schema) {
+  std::string out;
+  put_bytes(out, 1, name);
+  put_bytes(out, 2, schema_message(schema));
+  return out;
+}
+
+// openapi_v2.Schema, field by field.
+std::string schema_message(const json& schema) {
+  std::string out;
+  if (!schema.is_object()) {
+    return out;
+  }
+  put_string_field(out, 1, schema, "$ref");
+  put_string_field(out, 2, schema, "format");
+  put_string_field(out, 3, schema, "title");
+  put_string_field(out, 4, schema, "description");
+  if (schema.contains("default")) {
+    put_bytes(out, 5, any_message(schema["default"]));
+  }
+  if (schema.contains("maximum") && schema["maximum"].is_number()) {
+    put_double(out, 7, schema["maximum"].get<double>());
+  }
+  if (schema.contains("minimum") && schema["minimum"].is_number()) {
+    put_double(out, 9, schema["minimum"].get<double>());
+  }
+  const std::pair<const char*, int> counts[] = {{"maxLength", 11}, {"minLength", 12},     {"maxItems", 14},
+                                                {"minItems", 15},  {"maxProperties", 17}, {"minProperties", 18}};
+  for (const auto& [key, field] : counts) {
+    if (schema.contains(key) && schema[key].is_number_integer()) {
+      put_tag(out, field, 0);
+      put_varint(out, static_cast<std::uint64_t>(schema[key].get<std::int64_t>()));
+    }
+  }
+  put_string_field(out, 13, schema, "pattern");
+  for (const json& r : schema.value("required", json::array())) {
+    if (r.is_string()) {
+      put_bytes(out, 19, r.get<std::string>());
+    }
+  }
+  for (const json& e : schema.value("enum", json::array())) {
+    put_bytes(out, 20, any_message(e));
+  }
+  if (schema.contains("additionalProperties")) {
+    const json& ap = schema["additionalProperties"];
+    std::string item;
+    if (ap.is_boolean()) {
+      put_tag(item, 2, 0);
+      put_varint(item, ap.get<bool>() ? 1 : 0);
+    } else {
+      put_bytes(item, 1, schema_message(ap));
+    }
+    put_bytes(out, 21, item);
+  }
+  if (schema.contains("type")) {
+    std::string type_item;
+    const json& t = schema["type"];
+    for (const json& v : t.is_array() ? t : json::array({t})) {
+      if (v.is_string()) {
+        put_bytes(type_item, 1, v.get<std::string>());
+      }
+    }
+    put_bytes(out, 22, type_item);
+  }
+  if (schema.contains("items")) {
+    std::string items;
+    const json& i = schema["items"];
+    for (const json& s : i.is_array() ? i : json::array({i})) {
+      put_bytes(items, 1, schema_message(s));
+    }
+    put_bytes(out, 23, items);
+  }
+  for (const json& s : schema.value("allOf", json::array())) {
+    put_bytes(out, 24, schema_message(s));
+  }
+  if (schema.contains("properties") && schema["properties"].is_object()) {
+    std::string props;
+    for (const auto& [name, s] : schema["properties"].items()) {
+      put_bytes(props, 1, named_schema(name, s));
+    }
+    put_bytes(out, 25, props);
+  }
+  for (const auto& [k, v] : schema.items()) {
+    if (k.starts_with("x-")) {
+      put_bytes(out, 31, named_any(k, v));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string openapi_schema_name(const ResourceType& type) {
@@ -722,6 +910,36 @@ json openapi_schemas(const std::vector<ResourceType>& types) {
       }
     }
   }
+  return out;
+}
+
+json openapi_v2_document(const std::vector<ResourceType>& types, const std::string& server_version) {
+  json definitions = json::object();
+  const json schemas = openapi_schemas(types);
+  for (const auto& [name, schema] : schemas.items()) {
+    definitions[name] = to_v2(schema);
+  }
+  return {{"swagger", "2.0"},
+          {"info", {{"title", "Kubernetes"}, {"version", server_version}}},
+          {"paths", json::object()},
+          {"definitions", definitions}};
+}
+
+std::string openapi_v2_protobuf(const json& document) {
+  std::string out;
+  put_string_field(out, 1, document, "swagger");
+  std::string info;
+  const json doc_info = document.value("info", json::object());
+  put_string_field(info, 1, doc_info, "title");
+  put_string_field(info, 2, doc_info, "version");
+  put_bytes(out, 2, info);
+  put_bytes(out, 8, std::string());  // paths: none listed
+  std::string definitions;
+  const json all = document.value("definitions", json::object());
+  for (const auto& [name, schema] : all.items()) {
+    put_bytes(definitions, 1, named_schema(name, schema));
+  }
+  put_bytes(out, 9, definitions);
   return out;
 }
 

@@ -194,6 +194,7 @@ struct Route {
     control,
     openapi_root,
     openapi_group_version,
+    openapi_v2,
     unknown
   };
   Kind kind = Kind::unknown;
@@ -273,6 +274,10 @@ struct ApiServer::Impl {
     }
     if (parts.size() >= 2 && parts[0] == "sandbox" && parts[1] == "v1") {
       r.kind = Route::Kind::control;
+      return r;
+    }
+    if (parts.size() == 2 && parts[0] == "openapi" && parts[1] == "v2") {
+      r.kind = Route::Kind::openapi_v2;
       return r;
     }
     if (parts.size() >= 2 && parts[0] == "openapi" && parts[1] == "v3") {
@@ -823,6 +828,7 @@ struct ApiServer::Impl {
       case Route::Kind::resource_list:
       case Route::Kind::openapi_root:
       case Route::Kind::openapi_group_version:
+      case Route::Kind::openapi_v2:
         if (method != "GET") {
           reply(
               res, 405,
@@ -879,6 +885,18 @@ struct ApiServer::Impl {
       case Route::Kind::openapi_root:
         reply(res, 200, openapi_root());
         return;
+      case Route::Kind::openapi_v2: {
+        const json doc = openapi_v2_document(store.types(), options.server_version);
+        // kubectl asks for ...spec.v2@v1.0+protobuf; the answer's type is
+        // spelled with a dot, which Go's MIME parser accepts.
+        res.status = 200;
+        if (req.get_header_value("Accept").find("application/com.github.proto-openapi.spec.v2") != std::string::npos) {
+          res.set_content(openapi_v2_protobuf(doc), "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+        } else {
+          res.set_content(doc.dump(), k_json);
+        }
+        return;
+      }
       case Route::Kind::openapi_group_version: {
         json doc = openapi_group_version(route.group, route.version);
         if (doc.is_null()) {

@@ -23,4 +23,13 @@ std::string openapi_schema_name(const ResourceType& type);
 /// `metadata` pointing at ObjectMeta.
 nlohmann::json openapi_schemas(const std::vector<ResourceType>& types);
 
+/// The Swagger 2.0 document of /openapi/v2: the same schemas as
+/// `definitions` (refs under #/definitions/), no paths.
+nlohmann::json openapi_v2_document(const std::vector<ResourceType>& types, const std::string& server_version);
+
+/// `document` as the protobuf kubectl asks /openapi/v2 for
+/// (application/com.github.proto-openapi.spec.v2@v1.0+protobuf: gnostic's
+/// openapi.v2.Document; vendor extensions, defaults and enums as YAML text).
+std::string openapi_v2_protobuf(const nlohmann::json& document);
+
 }  // namespace gpuorch::sandbox
