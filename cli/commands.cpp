@@ -6,12 +6,10 @@ namespace gpuorch::cli {
 
 std::span<const CommandSpec> command_table() {
   static constexpr std::array k_commands{
-      CommandSpec{"get", setup_get},
-      CommandSpec{"version", setup_version},
-      CommandSpec{"validate", setup_validate},
-      CommandSpec{"crd", setup_crd},
-      CommandSpec{"completion", setup_completion},
-      CommandSpec{"simulate", setup_simulate},
+      CommandSpec{"submit", setup_submit},         CommandSpec{"get", setup_get},
+      CommandSpec{"delete", setup_delete},         CommandSpec{"version", setup_version},
+      CommandSpec{"validate", setup_validate},     CommandSpec{"crd", setup_crd},
+      CommandSpec{"completion", setup_completion}, CommandSpec{"simulate", setup_simulate},
       CommandSpec{"sandbox", setup_sandbox},
       CommandSpec{"reconcile", setup_reconcile},
   };

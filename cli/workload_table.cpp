@@ -122,7 +122,8 @@ void print_workload_table(std::ostream& out, const std::vector<json>& items, con
     for (std::size_t i = 0; i < row.size(); ++i) {
       line += row[i];
       if (i + 1 < row.size()) {
-        line.append(widths[i] - row[i].size() + 3, ' ');
+        // kubectl's tabwriter: 3 spaces of padding, cells at least 6 wide.
+        line.append(std::max<std::size_t>(widths[i] + 3, 6) - row[i].size(), ' ');
       }
     }
     while (!line.empty() && line.back() == ' ') {

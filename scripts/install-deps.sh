@@ -16,6 +16,8 @@ packages=(
   bsdutils
   # an HTTP/2 server for the client's HTTP/2 test
   nghttp2-server
+  # a foreign CA for the e2e TLS test; the submit-vs-kubectl benchmark driver
+  openssl hyperfine
 )
 
 missing=()

@@ -31,8 +31,10 @@ function expect
 end
 
 set -l tab \t
-expect "gpuorch " "completion$tab"'Print the shell completion script for bash, zsh or fish' "crd$tab"'Print the GPUWorkload CustomResourceDefinition' "get$tab"'List GPUWorkloads, or show the named ones' "reconcile$tab"'Run one controller pass over the GPUWorkloads, then exit' "sandbox$tab"'Run a local Kubernetes API server with simulated GPU nodes' "simulate$tab"'Place workloads offline on a node snapshot, a synthetic cluster or a real trace; compare strategies' "validate$tab"'Check GPUWorkload manifests offline against the CRD\'s schema' "version$tab"'Print the gpuorch version'
+expect "gpuorch " "completion$tab"'Print the shell completion script for bash, zsh or fish' "crd$tab"'Print the GPUWorkload CustomResourceDefinition' "delete$tab"'Delete GPUWorkloads (their Jobs go too once the finalizer runs)' "get$tab"'List GPUWorkloads, or show the named ones' "reconcile$tab"'Run one controller pass over the GPUWorkloads, then exit' "sandbox$tab"'Run a local Kubernetes API server with simulated GPU nodes' "simulate$tab"'Place workloads offline on a node snapshot, a synthetic cluster or a real trace; compare strategies' "submit$tab"'Create GPUWorkloads from flags or manifests, and optionally wait for them' "validate$tab"'Check GPUWorkload manifests offline against the CRD\'s schema' "version$tab"'Print the gpuorch version'
 expect "gpuorch ver" "version$tab"'Print the gpuorch version'
+expect "gpuorch submit --strategy B" BestFit
+expect "gpuorch delete --ign" "--ignore-not-found$tab"'Treat a GPUWorkload that does not exist as deleted'
 expect "gpuorch completion " bash fish zsh
 expect "gpuorch completion z" zsh
 expect "gpuorch version --out" "--output$tab"'Output format'

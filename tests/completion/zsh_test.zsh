@@ -65,8 +65,11 @@ expect() {
 }
 
 # The first call autoloads _gpuorch from fpath (the autoload branch of the script).
-expect "gpuorch " get version validate crd completion simulate sandbox reconcile
+expect "gpuorch " submit get delete version validate crd completion simulate sandbox reconcile
 expect "gpuorch ver" version
+expect "gpuorch submit --strategy B" BestFit
+expect "gpuorch get -o j" json jsonpath=
+expect "gpuorch delete --ign" --ignore-not-found
 expect "gpuorch completion " bash zsh fish
 expect "gpuorch completion z" zsh
 expect "gpuorch version --out" --output

@@ -80,11 +80,26 @@ TEST_CASE("reconcile: its flags and their fixed values complete") {
 TEST_CASE("a command added later is completed without further work, hidden ones are not") {
   Fixture f;
   bool wait = false;
-  f.app->add_subcommand("submit", "Create a GPUWorkload")->add_flag("--wait", wait, "Follow it to the end");
+  f.app->add_subcommand("promote", "Raise a GPUWorkload's priority")->add_flag("--wait", wait, "Follow it to the end");
   f.app->add_subcommand("__debug", "internal")->group("");
-  CHECK(f.values({"su"}) == Strings{"submit"});
+  CHECK(f.values({"pro"}) == Strings{"promote"});
   CHECK(f.values({"_"}).empty());
+  CHECK(f.values({"promote", "--wa"}) == Strings{"--wait"});
+}
+
+TEST_CASE("submit, get and delete: their flags and values") {
+  Fixture f;
+  CHECK(f.values({"su"}) == Strings{"submit"});
+  CHECK(f.values({"de"}) == Strings{"delete"});
+  CHECK(f.values({"submit", "--strategy", ""}) ==
+        Strings{"LeastLoaded", "Random", "CostOptimized", "BestFit", "MinFragmentation"});
   CHECK(f.values({"submit", "--wa"}) == Strings{"--wait"});
+  CHECK(f.values({"submit", "--dry"}) == Strings{"--dry-run"});
+  CHECK(f.values({"submit", "-o", ""}) == Strings{"name", "json", "yaml"});
+  CHECK(f.values({"get", "-o", ""}) == Strings{"wide", "json", "yaml", "name", "jsonpath=", "custom-columns="});
+  CHECK(f.values({"get", "--wat"}) == Strings{"--watch", "--watch-only"});
+  CHECK(f.values({"delete", "--ig"}) == Strings{"--ignore-not-found"});
+  CHECK(complete(f.ctx, *f.app, {"submit", "-f", ""}).directive == k_complete_files);
 }
 
 TEST_CASE("flags: long and short, the command's own first, then the global ones") {
