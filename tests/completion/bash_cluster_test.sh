@@ -74,6 +74,7 @@ expect "gpuorch get -n r" research
 expect "gpuorch get --namespace=m" ml
 # Workload names of the namespace the line selects.
 expect "gpuorch get llama-7" llama-70b llama-7b
+expect "gpuorch delete llama-7" llama-70b llama-7b
 expect "gpuorch get -n ml " bert-large
 expect "gpuorch -n research get "
 expect "gpuorch --context team-ml get " bert-large
