@@ -10,8 +10,7 @@ std::span<const CommandSpec> command_table() {
       CommandSpec{"delete", setup_delete},         CommandSpec{"version", setup_version},
       CommandSpec{"validate", setup_validate},     CommandSpec{"crd", setup_crd},
       CommandSpec{"completion", setup_completion}, CommandSpec{"simulate", setup_simulate},
-      CommandSpec{"sandbox", setup_sandbox},
-      CommandSpec{"reconcile", setup_reconcile},
+      CommandSpec{"sandbox", setup_sandbox},       CommandSpec{"reconcile", setup_reconcile},
   };
   return k_commands;
 }
