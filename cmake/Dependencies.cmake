@@ -13,6 +13,9 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # libcpp-httpli
 
 if(GPUORCH_BUILD_TESTS)
   find_package(doctest 2.4 REQUIRED CONFIG)          # doctest-dev
+  # Tools the obs tests run; a missing one makes those tests fail, not skip.
+  find_program(GPUORCH_PROMTOOL promtool)                    # prometheus
+  find_program(GPUORCH_PUSHGATEWAY prometheus-pushgateway)   # prometheus-pushgateway
 endif()
 if(GPUORCH_BUILD_BENCHMARKS)
   find_package(benchmark 1.7 REQUIRED CONFIG)        # libbenchmark-dev

@@ -18,6 +18,8 @@ packages=(
   nghttp2-server
   # a foreign CA for the e2e TLS test; the submit-vs-kubectl benchmark driver
   openssl hyperfine
+  # promtool (metrics and alert rule checks) and a Pushgateway for the obs tests
+  prometheus prometheus-pushgateway
 )
 
 missing=()
