@@ -1,6 +1,9 @@
 #include <gpuorch/kube/lease.hpp>
 
 #include <algorithm>
+#include <array>
+
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -76,6 +79,24 @@ void record_to_lease(const LeaderElectionRecord& record, json& lease) {
     spec.erase("renewTime");
   }
   spec["leaseTransitions"] = record.lease_transitions;
+}
+
+std::string default_lease_identity(const Environment& env, Random& random) {
+  if (auto pod = env.get("POD_NAME"); pod && !pod->empty()) {
+    return *pod;
+  }
+  std::array<char, 256> host{};
+  std::string name = "gpuorch";
+  if (::gethostname(host.data(), host.size() - 1) == 0 && host[0] != '\0') {
+    name = host.data();
+  }
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string suffix;
+  for (int i = 0; i < 8; ++i) {
+    const auto digit = std::min(15, static_cast<int>(random.uniform() * 16));
+    suffix += k_hex[digit];
+  }
+  return name + "_" + suffix;
 }
 
 bool lease_still_held(const LeaderElectionRecord& record, std::chrono::steady_clock::time_point observed_at,

@@ -375,3 +375,16 @@ TEST_CASE("lease: the renewer gives up after the renew deadline without a succes
   REQUIRE(renewer.lost());
   CHECK(reason.starts_with("lease ns/gpuorch-reconciler not renewed within 10s: "));
 }
+
+TEST_CASE("lease: the default identity is the pod name, else host name plus a random suffix") {
+  FixedRandom random(0.7);
+  CHECK(default_lease_identity(Environment({{"POD_NAME", "gpuorch-reconcile-28912345-abcde"}}), random) ==
+        "gpuorch-reconcile-28912345-abcde");
+  const auto identity = default_lease_identity(Environment({}), random);
+  const auto underscore = identity.rfind('_');
+  REQUIRE(underscore != std::string::npos);
+  CHECK(underscore > 0);
+  CHECK(identity.substr(underscore + 1) == "bbbbbbbb");  // 0.7 * 16 = 11
+  SeededRandom seeded(1);
+  CHECK(default_lease_identity(Environment({}), seeded) != default_lease_identity(Environment({}), seeded));
+}

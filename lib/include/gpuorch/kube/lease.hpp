@@ -49,6 +49,12 @@ void record_to_lease(const LeaderElectionRecord& record, nlohmann::json& lease);
                                     std::chrono::steady_clock::time_point now,
                                     std::chrono::system_clock::time_point wall_now, bool trust_record_times);
 
+/// The identity of a lease candidate: `$POD_NAME` when set (unique per pod,
+/// and `kubectl get lease` then names the pod), else the host name followed by
+/// "_" and 8 random hex digits, as client-go's callers do with a UUID, so two
+/// processes on one machine never share an identity.
+[[nodiscard]] std::string default_lease_identity(const Environment& env, Random& random);
+
 struct LeaseLockConfig {
   std::string lease_namespace;
   std::string name;
