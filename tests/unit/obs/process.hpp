@@ -66,6 +66,22 @@ class TempDir {
   std::filesystem::path m_path;
 };
 
+/// The whole file ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::string text;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return text;
+  }
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+    text.append(buffer, n);
+  }
+  std::fclose(f);
+  return text;
+}
+
 struct RunResult {
   int exit_code = -1;
   std::string output;  ///< stdout and stderr together
@@ -97,15 +113,7 @@ inline RunResult run(const std::vector<std::string>& args, const std::string& st
   int status = 0;
   ::waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::FILE* f = std::fopen(out_path.c_str(), "rb");
-  if (f != nullptr) {
-    char buffer[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
-      result.output.append(buffer, n);
-    }
-    std::fclose(f);
-  }
+  result.output = read_file(out_path);
   return result;
 }
 

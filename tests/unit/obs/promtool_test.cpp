@@ -5,8 +5,6 @@
 
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include <doctest/doctest.h>
 
@@ -67,9 +65,8 @@ TEST_CASE("promtool: the alert rules use only metric names the reconciler expose
   ReconcileMetrics metrics(registry, {"RetriesExhausted"});
   metrics.pass_finished(std::chrono::seconds(1), true, std::chrono::system_clock::now());
   const auto exposed = registry.expose();
-  std::ifstream in("packaging/prometheus/gpuorch-alerts.yaml");
-  REQUIRE(in);
-  const std::string rules((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string rules = read_file("packaging/prometheus/gpuorch-alerts.yaml");
+  REQUIRE(!rules.empty());
   std::size_t at = 0;
   int names = 0;
   while ((at = rules.find("gpuorch_", at)) != std::string::npos) {

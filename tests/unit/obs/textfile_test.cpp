@@ -18,10 +18,7 @@ using gpuorch::obs::testing::TempDir;
 namespace {
 
 std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return gpuorch::obs::testing::read_file(path.string());
 }
 
 }  // namespace
