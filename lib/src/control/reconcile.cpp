@@ -69,6 +69,11 @@ class Pass {
     }
     place_pending();
     delete_orphans();
+    const auto& state = m_snapshot.state;
+    m_plan.node_gpus.reserve(state.size());
+    for (sched::NodeId id = 0; id < state.size(); ++id) {
+      m_plan.node_gpus.push_back({state.spec(id).name, state.spec(id).gpu_count, state.whole_free_gpus(id)});
+    }
     for (auto& work : m_work) {
       emit(work);
     }

@@ -247,6 +247,10 @@ TEST_CASE("placement follows queue order and reserves within the pass") {
   CHECK(low_status->status.message == "0/1 nodes fit: 1 lack 4 free GPUs");
   CHECK(plan.counts.scheduled == 1);
   CHECK(plan.counts.unschedulable == 2);
+  REQUIRE(plan.node_gpus.size() == 1);
+  CHECK(plan.node_gpus[0].node == "a");
+  CHECK(plan.node_gpus[0].total == 4);
+  CHECK(plan.node_gpus[0].free == 0);  // after the pass's own placement
 }
 
 TEST_CASE("strict queueing stops behind a blocked head; best effort lets small work through") {

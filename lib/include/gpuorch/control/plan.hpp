@@ -66,6 +66,13 @@ struct PlanCounts {
   std::int64_t unschedulable = 0;              ///< pending workloads that did not fit
 };
 
+/// GPUs of one node once the plan is applied: what was in use plus this pass's placements.
+struct NodeGpus {
+  std::string node;
+  std::int32_t total = 0;  ///< allocatable nvidia.com/gpu
+  std::int32_t free = 0;   ///< whole GPUs with nothing on them
+};
+
 /// What one reconcile pass wants done: typed actions plus when to look again.
 struct Plan {
   model::Time now{};
@@ -75,6 +82,8 @@ struct Plan {
   PlanCounts counts;
   /// Phase of every workload after the plan is applied (for gauges).
   std::map<std::string, std::int64_t> phases;
+  /// Every node's GPUs after the pass (for gauges), in node order.
+  std::vector<NodeGpus> node_gpus;
   /// Observation problems carried along (unreadable objects, overcommitted nodes).
   std::vector<std::string> warnings;
 
