@@ -31,6 +31,8 @@ struct ReconcileCliOptions {
   std::string queueing = "best-effort";
   std::int64_t seed = -1;
   int parallelism = 16;
+  double qps = kube::ClientOptions{}.qps;
+  int burst = kube::ClientOptions{}.burst;
 };
 
 // A 404 on the workload list means the CRD is not installed.
@@ -71,7 +73,10 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
     print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--queueing: {}", queueing.error().message())));
     return k_exit_usage;
   }
-  auto client = connect(ctx);
+  kube::ClientOptions client_options;
+  client_options.qps = o.qps;
+  client_options.burst = o.burst;
+  auto client = connect(ctx, client_options);
   if (!client) {
     return fail(ctx, client.error());
   }
@@ -171,6 +176,14 @@ void setup_reconcile(CLI::App& root, Context& ctx) {
   cmd->add_option("--parallelism", o->parallelism, "Workloads written at once (the client's QPS limit applies)")
       ->type_name("N")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--kube-api-qps", o->qps, "Requests per second to the API server, for all workers together")
+      ->type_name("QPS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--kube-api-burst", o->burst, "Requests allowed at once above --kube-api-qps")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd->callback([&ctx, o] {
     ctx.cooperative_cancel = true;

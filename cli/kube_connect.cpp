@@ -32,11 +32,10 @@ kube::Environment process_environment() {
   return kube::Environment::from_envp(environ);
 }
 
-Result<std::shared_ptr<kube::Client>> connect(Context& ctx) {
+Result<std::shared_ptr<kube::Client>> connect(Context& ctx, kube::ClientOptions options) {
   auto env = process_environment();
   kube::RealFileSystem fs;
   GPUORCH_ASSIGN_OR_RETURN(auto config, kube::load_rest_config(config_overrides(ctx.global), env, fs));
-  kube::ClientOptions options;
   options.verbosity = ctx.global.verbosity;
   options.stdin_is_terminal = ::isatty(STDIN_FILENO) == 1;
   GPUORCH_ASSIGN_OR_RETURN(auto client, kube::Client::create(std::move(config), options, std::move(env)));

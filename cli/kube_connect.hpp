@@ -21,7 +21,9 @@ kube::Environment process_environment();
 /// Loads the configuration by kubectl's rules from the global flags and the
 /// environment, and creates the client: request logs follow -v, server
 /// warnings are printed once each as "Warning: ..." on stderr.
-Result<std::shared_ptr<kube::Client>> connect(Context& ctx);
+/// `options` are the client's settings before the global flags (-v) apply; a
+/// command may raise its rate limit there (reconcile's --kube-api-qps).
+Result<std::shared_ptr<kube::Client>> connect(Context& ctx, kube::ClientOptions options = {});
 
 /// Turns the CLI's CancelToken into a std::stop_token for library calls that
 /// take one (watches, informers, backoff sleeps): a small thread polls the
