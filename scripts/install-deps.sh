@@ -14,6 +14,8 @@ packages=(
   bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck
   # script(1), a pseudo-terminal for the progress-bar test
   bsdutils
+  # the README demo talks to the sandbox with curl when kubectl is absent
+  curl
   # an HTTP/2 server for the client's HTTP/2 test
   nghttp2-server
   # a foreign CA for the e2e TLS test; the submit-vs-kubectl benchmark driver

@@ -24,6 +24,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ struct Options {
   int rounds = 24;
   int timeout_seconds = 420;
   bool keep = false;
+  std::vector<std::string> reconcile_args = {"-A"};
 };
 
 Options parse_options(int argc, char** argv) {
@@ -66,6 +68,11 @@ Options parse_options(int argc, char** argv) {
   o.timeout_seconds = full ? 3600 : 420;
   o.seed = std::stoull(env_or("GPUORCH_CHAOS_SEED", std::to_string(o.seed)));
   o.keep = env_or("GPUORCH_CHAOS_KEEP", "0") == "1";
+  // Extra flags for every `gpuorch reconcile` pass, split at spaces.
+  std::istringstream extra(env_or("GPUORCH_CHAOS_ARGS", ""));
+  for (std::string word; extra >> word;) {
+    o.reconcile_args.push_back(word);
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     throw std::runtime_error("usage: chaos_driver chaos|overlap|selftest [GPUORCH_BINARY]");
@@ -254,7 +261,7 @@ sandbox::FaultConfig chaos_faults(std::uint64_t seed) {
     r.retry_after_seconds = retry_after;
     return r;
   };
-  f.errors = {rule("*", 500, 0.04, 0), rule("*", 503, 0.03, 0), rule("*", 429, 0.02, 1), rule("update", 409, 0.04, 0),
+  f.errors = {rule("*", 500, 0.04, 0), rule("*", 503, 0.03, 0), rule("*", 429, 0.03, 0), rule("update", 409, 0.04, 0),
               rule("patch", 409, 0.04, 0)};
   return f;
 }
@@ -270,7 +277,7 @@ int run_chaos(const Options& o) {
   sandbox::SandboxOptions so;
   sandbox::NodePool h100;
   h100.name = "h100";
-  h100.count = 6;
+  h100.count = 10;
   h100.gpus_per_node = 8;
   h100.gpu_model = "H100";
   h100.price = "3.9";
@@ -333,7 +340,7 @@ int run_chaos(const Options& o) {
   std::vector<std::string> deletions(to_delete.begin(), to_delete.end());
   std::shuffle(deletions.begin(), deletions.end(), rng);
 
-  const std::vector<std::string> reconcile_args = {"-A"};
+  const std::vector<std::string>& reconcile_args = o.reconcile_args;
   int passes = 0;
   int kills = 0;
   int lease_expiries = 0;
@@ -346,31 +353,37 @@ int run_chaos(const Options& o) {
   std::string last_log;
   bool converged = false;
   while (!failed && Clock::now() < deadline) {
-    // Deletions spread over the run, while the workloads are at all stages.
-    if (passes >= 2 && next_delete < deletions.size() && passes % 2 == 0) {
-      const std::string key = deletions[next_delete++];
-      const auto slash = key.find('/');
-      const std::string ns = key.substr(0, slash);
-      const std::string name = key.substr(slash + 1);
-      // Only what exists already (the creator may not have reached it yet).
-      bool exists = false;
-      for (const auto& w : h.workloads()) {
-        exists = exists || (w["metadata"]["namespace"] == ns && w["metadata"]["name"] == name);
-      }
-      if (exists) {
+    // Deletions spread over the first passes, while the workloads are at all
+    // stages: a few before every other pass.
+    if (passes >= 2 && passes % 2 == 0) {
+      const std::size_t batch = std::max<std::size_t>(1, to_delete.size() / 5);
+      std::vector<std::string> later;
+      for (std::size_t n = 0; n < batch && next_delete < deletions.size(); ++n) {
+        const std::string key = deletions[next_delete++];
+        const auto slash = key.find('/');
+        const std::string ns = key.substr(0, slash);
+        const std::string name = key.substr(slash + 1);
+        // Only what exists already (the creator may not have reached it yet).
+        bool exists = false;
+        for (const auto& w : h.workloads()) {
+          exists = exists || (w["metadata"]["namespace"] == ns && w["metadata"]["name"] == name);
+        }
+        if (!exists) {
+          later.push_back(key);
+          continue;
+        }
         if (auto s = h.delete_workload(ns, name); !s.ok()) {
           fmt::print(stderr, "deleting {}: {}\n", key, s.error().message());
           return 1;
         }
         deleted.insert(key);
-      } else {
-        deletions.push_back(key);  // later
       }
+      deletions.insert(deletions.end(), later.begin(), later.end());
     }
     const auto log = dir.path() / fmt::format("pass-{}.log", passes % 4);
     ReconcileProcess process(o.gpuorch, h.kubeconfig_path(), reconcile_args, log);
     std::optional<milliseconds> kill_at;
-    if (kills < o.kills && rng() % 100 < 60) {
+    if (kills < o.kills && rng() % 100 < 80) {
       kill_at = milliseconds(static_cast<long>(static_cast<double>(rng() % 1000) / 1000.0 * estimate_ms * 1.2));
     }
     const PassResult r = process.wait(kill_at);
@@ -446,9 +459,6 @@ int run_chaos(const Options& o) {
   if (kills < o.kills) {
     problems.push_back(fmt::format("only {} kills", kills));
   }
-  if (exit_codes[0] == 0) {
-    problems.emplace_back("no pass completed with exit 0");
-  }
   print_problems(problems);
   const bool ok = !failed && problems.empty() && report.violations() == 0;
   if (!ok) {
@@ -507,8 +517,10 @@ int run_overlap(const Options& o) {
     // More arrive while both passes list, so their snapshots can differ:
     // without the Lease, each would place what the other does not see.
     std::thread late([&] { create_some(4); });
-    ReconcileProcess a(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / fmt::format("round-{}-a.log", round % 3));
-    ReconcileProcess b(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / fmt::format("round-{}-b.log", round % 3));
+    ReconcileProcess a(o.gpuorch, h.kubeconfig_path(), o.reconcile_args,
+                       dir.path() / fmt::format("round-{}-a.log", round % 3));
+    ReconcileProcess b(o.gpuorch, h.kubeconfig_path(), o.reconcile_args,
+                       dir.path() / fmt::format("round-{}-b.log", round % 3));
     const PassResult ra = a.wait();
     const PassResult rb = b.wait();
     late.join();
@@ -519,7 +531,7 @@ int run_overlap(const Options& o) {
   bool converged = false;
   const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
   while (Clock::now() < deadline) {
-    ReconcileProcess p(o.gpuorch, h.kubeconfig_path(), {"-A"}, dir.path() / "final.log");
+    ReconcileProcess p(o.gpuorch, h.kubeconfig_path(), o.reconcile_args, dir.path() / "final.log");
     const PassResult r = p.wait();
     ++exit_codes[r.exit_code];
     const auto all = h.workloads();
