@@ -75,7 +75,7 @@ std::vector<int> race(const std::vector<std::shared_ptr<LeaseLock>>& locks) {
 
 }  // namespace
 
-TEST_CASE("lease: racing candidates create a missing lease; exactly one wins every round") {
+TEST_CASE("lease: racing candidates create a missing lease - exactly one wins every round") {
   int rounds_with_one_winner = 0;
   for (int round = 0; round < k_rounds; ++round) {
     const std::string name = "race-create-" + std::to_string(round);
@@ -92,7 +92,7 @@ TEST_CASE("lease: racing candidates create a missing lease; exactly one wins eve
   MESSAGE("create races: ", rounds_with_one_winner, "/", k_rounds, " rounds with exactly one winner");
 }
 
-TEST_CASE("lease: racing candidates take over an expired lease; exactly one wins every round") {
+TEST_CASE("lease: racing candidates take over an expired lease - exactly one wins every round") {
   auto client = sandbox().client();
   const auto stale =
       gpuorch::model::format_time(std::chrono::system_clock::now() - 1h, gpuorch::model::TimePrecision::microseconds);
@@ -119,7 +119,7 @@ TEST_CASE("lease: racing candidates take over an expired lease; exactly one wins
   }
 }
 
-TEST_CASE("lease: after a release the waiting candidates race; one wins, the holder renews, then times out") {
+TEST_CASE("lease: after a release the waiting candidates race - one wins - the holder renews - then times out") {
   const std::string name = "race-release";
   auto locks = candidates(name);
   REQUIRE(race(locks).size() == 1);

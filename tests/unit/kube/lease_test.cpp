@@ -171,7 +171,7 @@ TEST_CASE("lease: records round-trip through the Lease spec as MicroTime") {
   CHECK(record_from_lease(json::object()) == LeaderElectionRecord{});
 }
 
-TEST_CASE("lease: create when absent, renew when ours, back off while another holds it") {
+TEST_CASE("lease: create when absent - renew when ours - back off while another holds it") {
   Harness h;
   auto a = h.candidate("a");
   auto b = h.candidate("b");
@@ -239,7 +239,7 @@ TEST_CASE("lease: a fresh process waits out a stale lease unless it trusts the r
   CHECK(h.api->object("gpuorch-reconciler")["spec"]["leaseTransitions"] == 8);
 }
 
-TEST_CASE("lease: release clears the holder and sets a 1s duration; others take over after it") {
+TEST_CASE("lease: release clears the holder and sets a 1s duration - others take over after it") {
   Harness h;
   auto a = h.candidate("a");
   auto b = h.candidate("b");
@@ -281,7 +281,7 @@ TEST_CASE("lease: a write based on a stale read loses (resourceVersion precondit
   CHECK(h.api->object("gpuorch-reconciler")["spec"]["holderIdentity"] == "c");
 }
 
-TEST_CASE("lease: errors are reported, not taken for a lost race") {
+TEST_CASE("lease: errors are reported - not taken for a lost race") {
   Harness h;
   auto a = h.candidate("a");
   h.api->forbid = true;
@@ -300,7 +300,7 @@ TEST_CASE("lease: errors are reported, not taken for a lost race") {
   CHECK(h.clock->sleeps() == std::vector<std::chrono::milliseconds>{2s, 2s, 2s});
 }
 
-TEST_CASE("lease: acquire waits for the holder's lease to run out, or gives up at the deadline") {
+TEST_CASE("lease: acquire waits for the holder's lease to run out - or gives up at the deadline") {
   Harness h;
   auto a = h.candidate("a");
   auto b = h.candidate("b");
@@ -376,7 +376,7 @@ TEST_CASE("lease: the renewer gives up after the renew deadline without a succes
   CHECK(reason.starts_with("lease ns/gpuorch-reconciler not renewed within 10s: "));
 }
 
-TEST_CASE("lease: the default identity is the pod name, else host name plus a random suffix") {
+TEST_CASE("lease: the default identity is the pod name - else host name plus a random suffix") {
   FixedRandom random(0.7);
   CHECK(default_lease_identity(Environment({{"POD_NAME", "gpuorch-reconcile-28912345-abcde"}}), random) ==
         "gpuorch-reconcile-28912345-abcde");

@@ -11,7 +11,7 @@
 
 using namespace gpuorch::obs;
 
-TEST_CASE("exposition: families sorted by name, children by label values, HELP and TYPE first") {
+TEST_CASE("exposition: families sorted by name - children by label values - HELP and TYPE first") {
   Registry registry;
   auto& requests = registry.counter("zz_requests_total", "Requests.", {"code", "method"});
   auto& temperature = registry.gauge("aa_temperature_celsius", "Temperature.");
@@ -40,7 +40,7 @@ TEST_CASE("exposition: label values and help text are escaped") {
         "escaped{path=\"C:\\\\dir\\n\\\"x\\\"\"} 1\n");
 }
 
-TEST_CASE("exposition: histograms have cumulative buckets ending at +Inf, then _sum and _count") {
+TEST_CASE("exposition: histograms have cumulative buckets ending at +Inf - then _sum and _count") {
   Registry registry;
   auto& h = registry.histogram("op_duration_seconds", "Durations.", {0.125, 0.5, 2}, {"op"});
   auto& read = h.with({"read"});
@@ -78,7 +78,7 @@ TEST_CASE("exposition: an unlabelled histogram") {
         "pass_seconds_count 1\n");
 }
 
-TEST_CASE("exposition: unlabelled families show 0 at once; labelled ones only once they have a child") {
+TEST_CASE("exposition: unlabelled families show 0 at once - labelled ones only once they have a child") {
   Registry registry;
   registry.counter("plain_total", "Plain.");
   auto& labelled = registry.counter("labelled_total", "Labelled.", {"reason"});
@@ -98,7 +98,7 @@ TEST_CASE("exposition: an empty registry exposes nothing") {
   CHECK(Registry().expose().empty());
 }
 
-TEST_CASE("values are formatted like Prometheus: shortest round trip, +Inf, -Inf, NaN") {
+TEST_CASE("values are formatted like Prometheus: shortest round trip - +Inf - -Inf - NaN") {
   CHECK(format_value(0) == "0");
   CHECK(format_value(42) == "42");
   CHECK(format_value(-1.5) == "-1.5");
@@ -110,7 +110,7 @@ TEST_CASE("values are formatted like Prometheus: shortest round trip, +Inf, -Inf
   CHECK(format_value(std::nan("")) == "NaN");
 }
 
-TEST_CASE("counters never go down; gauges do") {
+TEST_CASE("counters never go down - gauges do") {
   Counter c;
   c.inc();
   c.inc(-5);
@@ -124,7 +124,7 @@ TEST_CASE("counters never go down; gauges do") {
   CHECK(g.value() == -1.5);
 }
 
-TEST_CASE("names are validated; mistakes are programming errors") {
+TEST_CASE("names are validated - mistakes are programming errors") {
   CHECK(is_valid_metric_name("gpuorch_workloads"));
   CHECK(is_valid_metric_name("job:rate5m"));
   CHECK(!is_valid_metric_name("9lives"));

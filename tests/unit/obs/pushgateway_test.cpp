@@ -121,7 +121,7 @@ TEST_CASE("pushgateway: grouping key paths escape values as the Pushgateway expe
   CHECK(grouping_path("j", {{"a", "1"}, {"a", "2"}}).error().code() == ErrorCode::usage);
 }
 
-TEST_CASE("pushgateway: URL checks, methods, content type, timeout") {
+TEST_CASE("pushgateway: URL checks - methods - content type - timeout") {
   auto transport = std::make_shared<RecordingTransport>();
   PushgatewayOptions options;
   options.url = "http://pgw.example:9091/prefix//";
@@ -152,7 +152,7 @@ TEST_CASE("pushgateway: URL checks, methods, content type, timeout") {
   }
 }
 
-TEST_CASE("pushgateway: errors name the URL, the status and the gateway's message") {
+TEST_CASE("pushgateway: errors name the URL - the status and the gateway's message") {
   auto transport = std::make_shared<RecordingTransport>();
   PushgatewayOptions options;
   options.url = "http://user:secret@pgw:9091";
@@ -190,7 +190,7 @@ TEST_CASE("pushgateway: nothing listening is a transport error naming the URL") 
   CHECK(status.error().message().find(options.url + "/metrics/job/gpuorch-reconcile") != std::string::npos);
 }
 
-TEST_CASE("pushgateway: push, replace, add and delete against Debian's prometheus-pushgateway") {
+TEST_CASE("pushgateway: push - replace - add and delete against Debian's prometheus-pushgateway") {
   REQUIRE_MESSAGE(std::filesystem::exists(k_pushgateway),
                   "prometheus-pushgateway is not installed (scripts/install-deps.sh installs it)");
   PushgatewayProcess server;

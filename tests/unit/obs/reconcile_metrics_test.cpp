@@ -15,7 +15,7 @@ bool contains(const std::string& text, const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("reconcile metrics: every family with its name, type and zero values before the first pass") {
+TEST_CASE("reconcile metrics: every family with its name - type and zero values before the first pass") {
   Registry registry;
   ReconcileMetrics metrics(registry, {"RetriesExhausted"});
   const auto text = registry.expose();
@@ -39,7 +39,7 @@ TEST_CASE("reconcile metrics: every family with its name, type and zero values b
   CHECK(!contains(text, "gpuorch_node_gpus"));
 }
 
-TEST_CASE("reconcile metrics: a pass's events, phases and nodes") {
+TEST_CASE("reconcile metrics: a pass's events - phases and nodes") {
   Registry registry;
   ReconcileMetrics metrics(registry);
   metrics.workload_scheduled();

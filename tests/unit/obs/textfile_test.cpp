@@ -23,7 +23,7 @@ std::string slurp(const std::filesystem::path& path) {
 
 }  // namespace
 
-TEST_CASE("textfile: written whole, world-readable, no temporary file left behind") {
+TEST_CASE("textfile: written whole - world-readable - no temporary file left behind") {
   TempDir dir;
   Registry registry;
   registry.counter("demo_total", "Demo.").get().inc(5);
