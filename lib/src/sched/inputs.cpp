@@ -381,7 +381,8 @@ Result<NodeInput> parse_kube_nodes(const std::vector<model::ManifestDocument>& o
 //   prices: {H100: 4.1}            # price per GPU-hour by GPU model
 //   nodes:
 //     - {name: h100, count: 4, gpus: 8, gpuModel: H100, cpu: "96", memory: 1Ti,
-//        labels: {...}, taints: [...], costPerGPUHour: 4.5, ready: true, cordoned: false}
+//        labels: {...}, taints: [...], costPerGPUHour: 4.5, ready: true, cordoned: false,
+//        used: {gpus: 2, cpu: "16", memory: 128Gi}}   # in use when the run starts (snapshots)
 Status parse_gpuorch_nodes(const model::ManifestDocument& doc, NodeInput& input) {
   const auto locate = locator_of(doc);
   const detail::JsonReader r(doc.value, locate, doc.source);
@@ -401,8 +402,9 @@ Status parse_gpuorch_nodes(const model::ManifestDocument& doc, NodeInput& input)
   if (nodes == nullptr || !nodes->is_array()) {
     return r.error(Pointer("/nodes"), "a list of nodes is required");
   }
-  constexpr std::array<std::string_view, 11> k_known{
-      "name", "count", "gpus", "gpuModel", "cpu", "memory", "labels", "taints", "costPerGPUHour", "ready", "cordoned"};
+  constexpr std::array<std::string_view, 12> k_known{"name",     "count",  "gpus",   "gpuModel",       "cpu",
+                                                     "memory",   "labels", "taints", "costPerGPUHour", "ready",
+                                                     "cordoned", "used"};
   for (std::size_t i = 0; i < nodes->size(); ++i) {
     const auto at = Pointer("/nodes") / i;
     const json& n = (*nodes)[i];
@@ -462,13 +464,49 @@ Status parse_gpuorch_nodes(const model::ManifestDocument& doc, NodeInput& input)
     if (!node.gpu_model.empty() && node.label(k_gpu_product_label) == nullptr) {
       node.labels.emplace_back(k_gpu_product_label, node.gpu_model);
     }
+    NodeInUse used;
+    if (const json* u = r.find(at / "used")) {
+      if (!u->is_object()) {
+        return r.error(at / "used", "expected a map with gpus, cpu and memory");
+      }
+      for (const auto& [key, value] : u->items()) {
+        if (key != "gpus" && key != "cpu" && key != "memory") {
+          return r.error(at / "used" / key, "unknown field", true);
+        }
+      }
+      if (r.find(at / "used" / "gpus") != nullptr) {
+        GPUORCH_ASSIGN_OR_RETURN(const auto gpus, r.quantity(at / "used" / "gpus"));
+        used.gpus = static_cast<std::int32_t>(std::clamp<std::int64_t>(gpus.value(), -1, k_max_gpus_per_node + 1));
+      }
+      if (r.find(at / "used" / "cpu") != nullptr) {
+        GPUORCH_ASSIGN_OR_RETURN(const auto cpu, r.quantity(at / "used" / "cpu"));
+        used.cpu_milli = cpu.milli();
+      }
+      if (r.find(at / "used" / "memory") != nullptr) {
+        GPUORCH_ASSIGN_OR_RETURN(const auto memory, r.quantity(at / "used" / "memory"));
+        used.memory_bytes = memory.value();
+      }
+      if (used.gpus < 0 || used.gpus > node.gpu_count || used.cpu_milli < 0 || used.cpu_milli > node.cpu_milli ||
+          used.memory_bytes < 0 || used.memory_bytes > node.memory_bytes) {
+        return r.error(at / "used", "must be between 0 and the node's gpus, cpu and memory");
+      }
+    }
+    const bool has_usage = used.gpus > 0 || used.cpu_milli > 0 || used.memory_bytes > 0;
     if (count == 1) {
+      if (has_usage) {
+        used.node = node.name;
+        input.in_use.push_back(used);
+      }
       input.nodes.push_back(std::move(node));
       continue;
     }
     for (std::int64_t k = 0; k < count; ++k) {
       NodeSpec copy = node;
       copy.name = fmt::format("{}-{}", node.name, k);
+      if (has_usage) {
+        used.node = copy.name;
+        input.in_use.push_back(used);
+      }
       input.nodes.push_back(std::move(copy));
     }
   }

@@ -249,4 +249,31 @@ TEST_CASE("synthetic clusters") {
   CHECK_FALSE(synthetic_nodes("2x65").ok());
 }
 
+TEST_CASE("gpuorch NodePool file: resources in use (cluster snapshots)") {
+  const std::string yaml = R"(apiVersion: gpuorch.io/v1alpha1
+kind: NodePool
+nodes:
+  - {name: busy, gpus: 8, cpu: "96", memory: 1Ti, used: {gpus: 3, cpu: 24500m, memory: 96Gi}}
+  - {name: idle, gpus: 8, cpu: "96", memory: 1Ti}
+  - {name: pool, count: 2, gpus: 4, cpu: "48", memory: 512Gi, used: {gpus: 4}}
+)";
+  const auto input = parse_nodes(yaml, "snap.yaml").value_or_throw();
+  REQUIRE(input.nodes.size() == 4);
+  REQUIRE(input.in_use.size() == 3);
+  CHECK(input.in_use[0] == NodeInUse{"busy", 3, 24500, 96LL << 30});
+  CHECK(input.in_use[1] == NodeInUse{"pool-0", 4, 0, 0});
+  CHECK(input.in_use[2] == NodeInUse{"pool-1", 4, 0, 0});
+
+  const auto too_much = parse_nodes(
+      "apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpus: 2\n    used: {gpus: 3}\n",
+      "n.yaml");
+  REQUIRE_FALSE(too_much.ok());
+  CHECK(too_much.error().message() == "n.yaml:6: node x: used: must be between 0 and the node's gpus, cpu and memory");
+  const auto unknown = parse_nodes(
+      "apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpus: 2\n    used: {gpu: 1}\n",
+      "n.yaml");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message() == "n.yaml:6: used: unknown field \"gpu\"");
+}
+
 }  // namespace gpuorch::sched

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -27,11 +28,23 @@ std::string_view to_string(InputFormat format);
 /// Detects the format from the file's content (CSV header or YAML/JSON kind).
 InputFormat detect_format(std::string_view content);
 
+/// What is already in use on a node when a run starts (the running pods of a
+/// cluster snapshot): whole GPUs, CPU and memory.
+struct NodeInUse {
+  std::string node;
+  std::int32_t gpus = 0;
+  std::int64_t cpu_milli = 0;
+  std::int64_t memory_bytes = 0;
+  friend bool operator==(const NodeInUse&, const NodeInUse&) = default;
+};
+
 /// Nodes read from a file, plus a price table by GPU model when the file has one.
 struct NodeInput {
   InputFormat format = InputFormat::unknown;
   std::vector<NodeSpec> nodes;
   std::map<std::string, double> price_by_model;
+  /// Resources in use per node (NodePool `used:`), in node order; nodes with nothing in use are absent.
+  std::vector<NodeInUse> in_use;
 };
 
 /// Workloads read from a file.
