@@ -26,6 +26,7 @@
 #include <gpuorch/sched/strategy.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster_snapshot.hpp"
 #include "commands.hpp"
 #include "completion.hpp"
 #include "exit_codes.hpp"
@@ -52,6 +53,9 @@ struct SimulateOptions {
   std::string plot;
   bool fail_on_unschedulable = false;
   unsigned jobs = 0;
+  bool from_cluster = false;
+  bool all_namespaces = false;
+  std::string save_snapshot;
 };
 
 // --- inputs -----------------------------------------------------------------
@@ -112,10 +116,55 @@ struct Inputs {
   std::map<std::string, double> prices;
   std::vector<sched::Request> workloads;
   std::string workloads_format;
+  /// Resources already taken when the run starts (running pods of a snapshot).
+  std::vector<sched::NodeInUse> in_use;
 };
+
+/// The nodes with what is in use taken off their capacity: packing and replay
+/// runs start from what is free (whole GPUs, as Kubernetes pods take them).
+std::vector<sched::NodeSpec> free_capacity(const Inputs& in) {
+  if (in.in_use.empty()) {
+    return in.nodes;
+  }
+  std::map<std::string, const sched::NodeInUse*> used;
+  for (const auto& u : in.in_use) {
+    used[u.node] = &u;
+  }
+  std::vector<sched::NodeSpec> nodes = in.nodes;
+  for (auto& n : nodes) {
+    if (auto it = used.find(n.name); it != used.end()) {
+      n.gpu_count = std::max(0, n.gpu_count - it->second->gpus);
+      n.cpu_milli = std::max<std::int64_t>(0, n.cpu_milli - it->second->cpu_milli);
+      n.memory_bytes = std::max<std::int64_t>(0, n.memory_bytes - it->second->memory_bytes);
+    }
+  }
+  return nodes;
+}
 
 Result<Inputs> load_inputs(Context& ctx, const SimulateOptions& opts) {
   Inputs in;
+  if (opts.from_cluster) {
+    if (!opts.node_files.empty() || !opts.clusters.empty()) {
+      return Error(ErrorCode::usage, "--from-cluster takes the nodes from the cluster: drop --nodes and --cluster");
+    }
+    GPUORCH_ASSIGN_OR_RETURN(auto snapshot, load_cluster_snapshot(ctx, opts.all_namespaces));
+    if (!opts.save_snapshot.empty()) {
+      GPUORCH_ASSIGN_OR_RETURN(const auto paths, save_cluster_snapshot(snapshot, opts.save_snapshot));
+      ctx.io.err << "Snapshot saved: " << paths.nodes << ", " << paths.workloads << '\n';
+    }
+    ctx.io.err << describe_snapshot(snapshot) << '\n';
+    in.nodes = std::move(snapshot.nodes);
+    in.in_use = std::move(snapshot.in_use);
+    in.workloads = std::move(snapshot.pending);
+    in.workloads_format = "cluster";
+    if (in.workloads.empty() && opts.workload_file.empty()) {
+      return in;
+    }
+  } else if (!opts.save_snapshot.empty()) {
+    return Error(ErrorCode::usage, "--save-snapshot needs --from-cluster");
+  } else if (opts.all_namespaces) {
+    return Error(ErrorCode::usage, "--all-namespaces needs --from-cluster");
+  }
   for (const auto& path : opts.node_files) {
     GPUORCH_ASSIGN_OR_RETURN(const auto content, read_input(ctx, path));
     GPUORCH_ASSIGN_OR_RETURN(auto parsed, sched::parse_nodes(content, path == "-" ? "<stdin>" : path));
@@ -123,6 +172,9 @@ Result<Inputs> load_inputs(Context& ctx, const SimulateOptions& opts) {
       in.nodes.push_back(std::move(n));
     }
     in.prices.merge(parsed.price_by_model);
+    for (auto& u : parsed.in_use) {
+      in.in_use.push_back(std::move(u));
+    }
   }
   for (std::size_t i = 0; i < opts.clusters.size(); ++i) {
     GPUORCH_ASSIGN_OR_RETURN(auto pool, sched::synthetic_nodes(opts.clusters[i], i));
@@ -148,16 +200,24 @@ Result<Inputs> load_inputs(Context& ctx, const SimulateOptions& opts) {
     in.prices[entry.substr(0, eq)] = price;
   }
   if (in.nodes.empty()) {
-    return Error(ErrorCode::usage, "no nodes: give --nodes FILE or --cluster COUNTxGPUS[:MODEL]");
+    return Error(ErrorCode::usage, opts.from_cluster ? "the cluster has no nodes"
+                                                     : "no nodes: give --nodes FILE or --cluster COUNTxGPUS[:MODEL]");
+  }
+  if (opts.workload_file.empty() && !opts.from_cluster) {
+    return Error(ErrorCode::usage, "no workloads: give --workloads FILE");
   }
   if (opts.workload_file.empty()) {
-    return Error(ErrorCode::usage, "no workloads: give --workloads FILE");
+    return in;
   }
   GPUORCH_ASSIGN_OR_RETURN(const auto content, read_input(ctx, opts.workload_file));
   GPUORCH_ASSIGN_OR_RETURN(auto parsed,
                            sched::parse_workloads(content, opts.workload_file == "-" ? "<stdin>" : opts.workload_file));
-  in.workloads = std::move(parsed.workloads);
-  in.workloads_format = std::string(sched::to_string(parsed.format));
+  // With --from-cluster the file's workloads queue behind (or, by priority, before) the pending ones.
+  for (auto& w : parsed.workloads) {
+    in.workloads.push_back(std::move(w));
+  }
+  in.workloads_format = opts.from_cluster ? "cluster + " + std::string(sched::to_string(parsed.format))
+                                          : std::string(sched::to_string(parsed.format));
   if (in.workloads.empty()) {
     return Error(ErrorCode::config, fmt::format("{}: no workloads", opts.workload_file));
   }
@@ -407,6 +467,19 @@ Result<QueueRun> run_queue(const Inputs& in, const std::string& strategy_name, s
   GPUORCH_ASSIGN_OR_RETURN(auto strategy, sched::make_strategy(strategy_name, options));
   run.strategy = std::string(strategy->name());
   sched::Placer placer(run.state, *strategy);
+  for (const auto& u : in.in_use) {
+    const auto id = run.state.find(u.node);
+    if (!id) {
+      return Error(ErrorCode::config, fmt::format("resources in use on an unknown node \"{}\"", u.node));
+    }
+    // Whole GPUs, lowest index first: which GPUs does not matter to any strategy.
+    sched::Allocation taken;
+    taken.cpu_milli = u.cpu_milli;
+    taken.memory_bytes = u.memory_bytes;
+    taken.gpu_milli = sched::k_milli_per_gpu;
+    taken.gpu_mask = u.gpus >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << u.gpus) - 1;
+    GPUORCH_TRY(placer.reserve(*id, taken));
+  }
   run.outcomes = sched::schedule_queue(placer, in.workloads, policy);
   return run;
 }
@@ -562,6 +635,7 @@ int run_packing_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in
   const std::size_t total = strategies.size() * seeds.size();
   std::vector<Result<sched::PackingResult>> results(total, Error(ErrorCode::internal, "not run"));
   const auto mix = sched::WorkloadMix::from_requests(in.workloads);
+  const auto nodes = free_capacity(in);
   {
     Progress progress(stderr_is_terminal(ctx), total);
     run_parallel(total, opts.jobs, [&](std::size_t i) {
@@ -573,7 +647,7 @@ int run_packing_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in
       options.strategy_options.price_by_model = in.prices;
       options.strategy_options.mix = mix;
       results[i] =
-          sched::run_packing(in.nodes, in.workloads, options, [&progress, i](double f) { progress.update(i, f); });
+          sched::run_packing(nodes, in.workloads, options, [&progress, i](double f) { progress.update(i, f); });
       progress.update(i, 1.0);
     });
   }
@@ -582,7 +656,7 @@ int run_packing_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in
       throw Failure(r.error());
     }
   }
-  const auto gpus = cluster_gpus(in.nodes);
+  const auto gpus = cluster_gpus(nodes);
   struct Summary {
     std::string name;
     std::vector<double> unallocated, fragmentation, placed, failed;
@@ -713,6 +787,7 @@ int run_replay_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in,
   const std::size_t total = strategies.size() * seeds.size();
   std::vector<Result<sched::ReplayResult>> results(total, Error(ErrorCode::internal, "not run"));
   const auto mix = sched::WorkloadMix::from_requests(in.workloads);
+  const auto nodes = free_capacity(in);
   {
     Progress progress(stderr_is_terminal(ctx), total);
     run_parallel(total, opts.jobs, [&](std::size_t i) {
@@ -722,8 +797,7 @@ int run_replay_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in,
       options.queueing = policy;
       options.strategy_options.price_by_model = in.prices;
       options.strategy_options.mix = mix;
-      results[i] =
-          sched::run_replay(in.nodes, in.workloads, options, [&progress, i](double f) { progress.update(i, f); });
+      results[i] = sched::run_replay(nodes, in.workloads, options, [&progress, i](double f) { progress.update(i, f); });
       progress.update(i, 1.0);
     });
   }
@@ -734,7 +808,7 @@ int run_replay_mode(Context& ctx, const SimulateOptions& opts, const Inputs& in,
     }
     incomplete = incomplete || r->unplaceable > 0 || r->completed < r->workloads;
   }
-  const auto gpus = cluster_gpus(in.nodes);
+  const auto gpus = cluster_gpus(nodes);
   // Metrics per strategy, one value per seed.
   struct Metric {
     const char* key;
@@ -877,6 +951,11 @@ int run_simulate(Context& ctx, SimulateOptions opts) {
     opts.jobs = std::max(1U, std::thread::hardware_concurrency());
   }
   const auto in = load_inputs(ctx, opts).value_or_throw();
+  if (in.workloads.empty()) {
+    // Only with --from-cluster: an idle queue is not an error.
+    ctx.io.err << "No pending GPUWorkloads to place.\n";
+    return k_exit_ok;
+  }
   if (opts.mode == "packing") {
     return run_packing_mode(ctx, opts, in, strategies, seeds);
   }
@@ -943,6 +1022,15 @@ void setup_simulate(CLI::App& root, Context& ctx) {
   cmd->add_flag("--fail-on-unschedulable", opts->fail_on_unschedulable,
                 "Exit with status 3 when a workload could not be placed (queue, replay)");
   cmd->add_option("-j,--jobs", opts->jobs, "Runs in parallel (default: one per CPU)")->type_name("N");
+  cmd->add_flag("--from-cluster", opts->from_cluster,
+                "Snapshot the cluster of the kubeconfig: its nodes, the GPUs its running pods use, and its pending "
+                "GPUWorkloads (of the namespace)");
+  cmd->add_flag("-A,--all-namespaces", opts->all_namespaces,
+                "With --from-cluster: take the pending GPUWorkloads of every namespace");
+  cmd->add_option("--save-snapshot", opts->save_snapshot,
+                  "With --from-cluster: write the snapshot to DIR/nodes.yaml and DIR/workloads.yaml, which "
+                  "--nodes and --workloads read back")
+      ->type_name("DIR");
   cmd->callback([&ctx, opts] { ctx.run = [&ctx, opts] { return run_simulate(ctx, *opts); }; });
 }
 
