@@ -30,6 +30,7 @@ void setup_simulate(CLI::App& root, Context& ctx);
 void setup_get(CLI::App& root, Context& ctx);
 void setup_submit(CLI::App& root, Context& ctx);
 void setup_delete(CLI::App& root, Context& ctx);
+void setup_describe(CLI::App& root, Context& ctx);
 void setup_completion(CLI::App& root, Context& ctx);
 void setup_reconcile(CLI::App& root, Context& ctx);
 

@@ -71,8 +71,13 @@ expect "gpuorch --context=t" team-ml
 # Namespaces from the cluster.
 expect "gpuorch -n " default kube-node-lease kube-public kube-system ml research
 expect "gpuorch get -n r" research
-expect "gpuorch get --namespace=m" ml
+expect "gpuorch describe --namespace=m" ml
 # Workload names of the namespace the line selects.
+expect "gpuorch describe " llama-70b llama-7b
+expect "gpuorch describe llama-7" llama-70b llama-7b
+expect "gpuorch describe -n ml " bert-large
+expect "gpuorch -n research describe "
+expect "gpuorch --context team-ml describe " bert-large
 expect "gpuorch get llama-7" llama-70b llama-7b
 expect "gpuorch delete llama-7" llama-70b llama-7b
 expect "gpuorch get -n ml " bert-large
@@ -82,7 +87,7 @@ expect "gpuorch get --namespace=ml b" bert-large
 expect "gpuorch get " llama-70b llama-7b
 
 # Completion writes nothing on stderr (no warnings, no errors), even with -v.
-err=$(gpuorch __complete -v 9 get '' 2>&1 >/dev/null)
+err=$(gpuorch __complete -v 9 describe '' 2>&1 >/dev/null)
 [[ -z $err ]] || die "completion wrote on stderr: $err"
 
 # Without a server: nothing offered, at once (no retries with backoff).
@@ -90,7 +95,7 @@ kill -TERM "$sandbox_pid"
 wait "$sandbox_pid" 2>/dev/null
 sandbox_pid=
 start=$SECONDS
-expect "gpuorch get "
+expect "gpuorch describe "
 expect "gpuorch -n "
 expect "gpuorch --context " "$sandbox_context" team-ml
 ((SECONDS - start <= 5)) || die "completion without a server took $((SECONDS - start)) s"

@@ -214,7 +214,7 @@ TEST_CASE("kubectl plugin completion answers with cobra's directive bits") {
   CHECK(to_cobra_directives({{{"x", ""}}, k_complete_error}).directive == 1);
 }
 
-TEST_CASE("get completes workload names of the namespace the line selects") {
+TEST_CASE("describe and get complete workload names of the namespace the line selects") {
   testing_server::Server server;
   Fixture f;
   char dir_template[] = "/tmp/gpuorch-completion-XXXXXX";
@@ -224,9 +224,9 @@ TEST_CASE("get completes workload names of the namespace the line selects") {
   std::ofstream(kubeconfig)
       << "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: '" << server.url()
       << "'}}]\ncontexts: [{name: t, context: {cluster: t, namespace: ml}}]\n";
-  CHECK(f.values({"--kubeconfig", kubeconfig, "get", ""}) == Strings{"llama-a", "llama-b"});
-  CHECK(f.values({"--kubeconfig", kubeconfig, "get", "llama-a", "llama-"}) == Strings{"llama-a", "llama-b"});
-  CHECK(f.values({"--kubeconfig", kubeconfig, "-n", "cv", "get", ""}) == Strings{"resnet"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "describe", ""}) == Strings{"llama-a", "llama-b"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "describe", "llama-a", "llama-"}) == Strings{"llama-a", "llama-b"});
+  CHECK(f.values({"--kubeconfig", kubeconfig, "-n", "cv", "describe", ""}) == Strings{"resnet"});
   CHECK(f.values({"--kubeconfig", kubeconfig, "get", "--namespace=cv", "r"}) == Strings{"resnet"});
   CHECK(f.err.str().empty());
   std::filesystem::remove_all(dir);
