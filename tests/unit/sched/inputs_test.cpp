@@ -268,12 +268,13 @@ nodes:
       "apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpus: 2\n    used: {gpus: 3}\n",
       "n.yaml");
   REQUIRE_FALSE(too_much.ok());
-  CHECK(too_much.error().message() == "n.yaml:6: node x: used: must be between 0 and the node's gpus, cpu and memory");
+  CHECK(too_much.error().message() ==
+        "n.yaml:6:11: nodes[0].used: must be between 0 and the node's gpus, cpu and memory");
   const auto unknown = parse_nodes(
       "apiVersion: gpuorch.io/v1alpha1\nkind: NodePool\nnodes:\n  - name: x\n    gpus: 2\n    used: {gpu: 1}\n",
       "n.yaml");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.error().message() == "n.yaml:6: used: unknown field \"gpu\"");
+  CHECK(unknown.error().message() == "n.yaml:6:12: nodes[0].used.gpu: unknown field");
 }
 
 }  // namespace gpuorch::sched
