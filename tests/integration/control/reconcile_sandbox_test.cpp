@@ -243,7 +243,7 @@ TEST_CASE("a pass killed after any write converges, never with two live Jobs") {
   }
 }
 
-TEST_CASE("failing Jobs are retried with backoff until maxRetries, then Failed; Events are aggregated") {
+TEST_CASE("failing Jobs are retried with backoff until maxRetries, then Failed, Events are aggregated") {
   SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2", "--job-duration", "100ms", "--failure-rate", "1"});
   auto& client = sandbox.client();
   REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("doomed", 1, 0, "BestFit", 2)).ok());

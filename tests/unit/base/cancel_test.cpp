@@ -8,7 +8,7 @@ namespace gpuorch {
 
 using namespace std::chrono_literals;
 
-TEST_CASE("a fresh token is not cancelled; cancel() is sticky and the first reason wins") {
+TEST_CASE("a fresh token is not cancelled, cancel() is sticky and the first reason wins") {
   CancelToken token;
   CHECK_FALSE(token.cancelled());
   CHECK(token.reason() == 0);

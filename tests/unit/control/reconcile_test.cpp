@@ -253,7 +253,7 @@ TEST_CASE("placement follows queue order and reserves within the pass") {
   CHECK(plan.node_gpus[0].free == 0);  // after the pass's own placement
 }
 
-TEST_CASE("strict queueing stops behind a blocked head; best effort lets small work through") {
+TEST_CASE("strict queueing stops behind a blocked head, best effort lets small work through") {
   World world;
   world.nodes = {node_json("a", 4)};
   json big = tracked("big", 8, "Pending");
@@ -402,7 +402,7 @@ TEST_CASE("backoff is persisted as nextRetryTime and says so") {
   CHECK(plan.counts.retries == 1);
 }
 
-TEST_CASE("orphaned Jobs are deleted once old enough; recent ones are left alone") {
+TEST_CASE("orphaned Jobs are deleted once old enough, recent ones are left alone") {
   World world;
   json orphan = job_for("gone", 0, "a", 2);
   orphan["metadata"]["creationTimestamp"] = "2026-03-01T11:00:00Z";

@@ -149,7 +149,7 @@ TEST_CASE("apply keys container ports by containerPort and protocol, tolerations
   CHECK(conflict.error().message().find(".spec.template.spec.tolerations") != std::string::npos);
 }
 
-TEST_CASE("finalizers apply as a set; an update takes over only the elements it adds") {
+TEST_CASE("finalizers apply as a set, an update takes over only the elements it adds") {
   Store store;
   const auto deployments = type_of(store, "apps", "v1", "deployments");
   json a = deployment({{{"name", "app"}, {"image", "app:1"}}});

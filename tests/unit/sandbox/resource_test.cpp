@@ -51,7 +51,7 @@ TEST_CASE("cron job schedules are validated as the CronJob API does, and default
   }
 }
 
-TEST_CASE("services get a cluster IP and port defaults; a port without a number is 422") {
+TEST_CASE("services get a cluster IP and port defaults, a port without a number is 422") {
   Store store;
   const auto services = type_of(store, "", "services");
   json svc = {{"apiVersion", "v1"},
@@ -83,7 +83,7 @@ TEST_CASE("services get a cluster IP and port defaults; a port without a number 
   CHECK(rejected.error().causes()[0].field == "spec.ports[0].port");
 }
 
-TEST_CASE("secrets fold stringData into base64 data; deployments need a selector matching the template") {
+TEST_CASE("secrets fold stringData into base64 data, deployments need a selector matching the template") {
   Store store;
   const auto secrets = type_of(store, "", "secrets");
   json secret = {{"apiVersion", "v1"},

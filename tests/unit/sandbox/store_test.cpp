@@ -70,7 +70,7 @@ json crd() {
 
 }  // namespace
 
-TEST_CASE("create assigns uid, resourceVersion, generation and creationTimestamp; a second create conflicts") {
+TEST_CASE("create assigns uid, resourceVersion, generation and creationTimestamp, a second create conflicts") {
   Store store;
   const auto pods = type_of(store, "", "pods");
   auto created = store.create(pods, "default", pod("a"));
@@ -86,7 +86,7 @@ TEST_CASE("create assigns uid, resourceVersion, generation and creationTimestamp
   CHECK(again.error().message() == "pods \"a\" already exists");
 }
 
-TEST_CASE("create in a missing namespace is 404; an invalid name is 422 naming metadata.name") {
+TEST_CASE("create in a missing namespace is 404, an invalid name is 422 naming metadata.name") {
   Store store;
   const auto pods = type_of(store, "", "pods");
   auto missing = store.create(pods, "nope", pod("a"));
@@ -133,7 +133,7 @@ TEST_CASE("update with a stale resourceVersion is a 409 Conflict and changes not
   CHECK((*store.get(pods, "default", "a"))["metadata"]["labels"]["x"] == "1");
 }
 
-TEST_CASE("generation moves with spec changes only; the status subresource never bumps it") {
+TEST_CASE("generation moves with spec changes only, the status subresource never bumps it") {
   Store store;
   const auto jobs = type_of(store, "batch", "jobs");
   const json job = job_named("j");
@@ -159,7 +159,7 @@ TEST_CASE("generation moves with spec changes only; the status subresource never
   CHECK((*after_spec)["status"]["active"] == 1);
 }
 
-TEST_CASE("delete with a finalizer marks; removing the finalizer deletes") {
+TEST_CASE("delete with a finalizer marks, removing the finalizer deletes") {
   Store store;
   const auto pods = type_of(store, "", "pods");
   json p = pod("f");

@@ -35,7 +35,7 @@ TEST_CASE("node_from_json reads a Node as the API server returns it") {
   CHECK(spec.taints[0] == Taint{"gpu", "", "NoExecute"});
 }
 
-TEST_CASE("node_from_json: a label price wins over an annotation; capacity when allocatable is absent") {
+TEST_CASE("node_from_json: a label price wins over an annotation, capacity when allocatable is absent") {
   auto n = node({{"capacity", {{"cpu", 8}, {"memory", "32Gi"}}}});
   n["metadata"]["labels"]["gpuorch.io/cost-per-gpu-hour"] = "1.25";
   n["metadata"]["annotations"] = {{"gpuorch.io/cost-per-gpu-hour", "9"}};

@@ -27,7 +27,7 @@ TEST_CASE("queue order: priority desc, then creation time, then name") {
   CHECK(names == std::vector<std::string>{"older-high", "a-high", "b-high", "early-low", "late-low"});
 }
 
-TEST_CASE("best-effort lets smaller work start behind a blocked head; strict does not") {
+TEST_CASE("best-effort lets smaller work start behind a blocked head, strict does not") {
   std::vector<Request> reqs = {gpu_request("big", 8), gpu_request("small", 2)};
   reqs[0].priority = 5;
   for (const auto policy : {QueueingPolicy::best_effort, QueueingPolicy::strict}) {
