@@ -1,5 +1,7 @@
 #include "output_format.hpp"
 
+#include "workload_table.hpp"
+
 #include <algorithm>
 #include <ostream>
 
@@ -108,26 +110,7 @@ Status print_custom_columns(std::ostream& out, const CustomColumns& columns, con
     }
     rows.push_back(std::move(row));
   }
-  std::vector<std::size_t> widths(columns.size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) {
-        // kubectl's tabwriter: 3 spaces of padding, cells at least 6 wide.
-        line.append(std::max<std::size_t>(widths[i] + 3, 6) - row[i].size(), ' ');
-      }
-    }
-    while (!line.empty() && line.back() == ' ') {
-      line.pop_back();
-    }
-    out << line << '\n';
-  }
+  print_aligned_rows(out, rows);
   return {};
 }
 

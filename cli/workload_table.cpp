@@ -111,7 +111,15 @@ void print_workload_table(std::ostream& out, const std::vector<json>& items, con
     }
     rows.push_back(std::move(row));
   }
-  std::vector<std::size_t> widths(header.size(), 0);
+  print_aligned_rows(out, rows);
+}
+
+void print_aligned_rows(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::size_t columns = 0;
+  for (const auto& row : rows) {
+    columns = std::max(columns, row.size());
+  }
+  std::vector<std::size_t> widths(columns, 0);
   for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       widths[i] = std::max(widths[i], row[i].size());

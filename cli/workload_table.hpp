@@ -19,6 +19,10 @@ struct TableOptions {
   std::chrono::system_clock::time_point now;
 };
 
+/// Prints rows as kubectl's tabwriter does: columns padded to the widest cell
+/// plus 3 spaces (cells at least 6 wide), trailing spaces trimmed.
+void print_aligned_rows(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+
 /// Prints GPUWorkload objects as kubectl prints the CRD's printer columns:
 /// NAME PHASE GPUS NODE STRATEGY RETRIES AGE, upper-case headers, columns
 /// separated by 3 spaces, absent values as empty cells.

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <gpuorch/base/strings.hpp>
 #include <gpuorch/control/names.hpp>
 #include <gpuorch/control/observe.hpp>
 #include <gpuorch/kube/client.hpp>
@@ -24,14 +25,6 @@ namespace gpuorch::control {
 namespace {
 
 using nlohmann::json;
-
-std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ULL) {
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
 
 std::string meta_string(const json& obj, std::string_view key) {
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <gpuorch/base/strings.hpp>
 #include <gpuorch/control/names.hpp>
 #include <gpuorch/sched/inputs.hpp>
 #include <gpuorch/sched/rng.hpp>
@@ -13,14 +14,6 @@ namespace gpuorch::control {
 namespace {
 
 using nlohmann::json;
-
-std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ULL) {
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
 
 json toleration_json(const model::Toleration& t) {
   json out = json::object();

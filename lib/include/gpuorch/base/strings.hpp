@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace gpuorch {
@@ -17,6 +18,16 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
     }
   }
   return true;
+}
+
+/// 64-bit FNV-1a of `text`, continuing from `hash` (stable across runs and
+/// machines: deterministic names and seeds derive from it).
+constexpr std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ULL) noexcept {
+  for (const char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
 }
 
 /// `text` without leading and trailing ASCII white space (space, \t, \n, \v, \f, \r).
