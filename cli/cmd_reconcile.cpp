@@ -10,8 +10,14 @@
 #include <spdlog/spdlog.h>
 
 #include <gpuorch/control/executor.hpp>
+#include <gpuorch/control/names.hpp>
 #include <gpuorch/control/observe.hpp>
 #include <gpuorch/control/reconcile.hpp>
+#include <gpuorch/kube/lease.hpp>
+#include <gpuorch/obs/metrics.hpp>
+#include <gpuorch/obs/pushgateway.hpp>
+#include <gpuorch/obs/reconcile_metrics.hpp>
+#include <gpuorch/obs/textfile.hpp>
 #include <gpuorch/sandbox/cluster.hpp>
 #include <gpuorch/sched/queue.hpp>
 
@@ -31,6 +37,10 @@ struct ReconcileCliOptions {
   std::string queueing = "best-effort";
   std::int64_t seed = -1;
   int parallelism = 16;
+  std::string lease_name = "gpuorch-reconciler";
+  std::string lease_namespace = "gpuorch-system";
+  std::string metrics_file;
+  std::string pushgateway;
   double qps = kube::ClientOptions{}.qps;
   int burst = kube::ClientOptions{}.burst;
 };
@@ -61,31 +71,69 @@ void print_plan(Context& ctx, const control::Plan& plan, const ReconcileCliOptio
   }
 }
 
-int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
-  const auto started = std::chrono::steady_clock::now();
-  auto max_duration = sandbox::parse_duration(o.max_duration);
-  if (!max_duration.ok()) {
-    print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--max-duration: {}", max_duration.error().message())));
-    return k_exit_usage;
-  }
-  auto queueing = sched::parse_queueing_policy(o.queueing);
-  if (!queueing.ok()) {
-    print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--queueing: {}", queueing.error().message())));
-    return k_exit_usage;
-  }
-  kube::ClientOptions client_options;
-  client_options.qps = o.qps;
-  client_options.burst = o.burst;
-  auto client = connect(ctx, client_options);
-  if (!client) {
-    return fail(ctx, client.error());
+// Metrics of one pass, written at the end (--metrics-file, --pushgateway).
+class PassMetrics {
+ public:
+  explicit PassMetrics(const ReconcileCliOptions& o)
+      : m_options(o),
+        m_metrics(m_registry, {std::string(control::condition_reasons::invalid_spec),
+                               std::string(control::condition_reasons::job_failed),
+                               std::string(control::condition_reasons::job_deleted)}) {}
+
+  [[nodiscard]] bool wanted() const { return !m_options.metrics_file.empty() || !m_options.pushgateway.empty(); }
+
+  void record(const control::Plan& plan, const control::ExecutionReport& report) {
+    m_metrics.workload_scheduled(static_cast<double>(report.counts.scheduled));
+    m_metrics.workload_retried(static_cast<double>(report.counts.retries));
+    for (const auto& [reason, count] : report.counts.failed) {
+      for (std::int64_t i = 0; i < count; ++i) {
+        m_metrics.workload_failed(reason);
+      }
+    }
+    std::vector<std::pair<std::string, double>> phases;
+    for (const auto& [phase, count] : plan.phases) {
+      phases.emplace_back(phase, static_cast<double>(count));
+    }
+    m_metrics.set_workloads_by_phase(phases);
+    std::vector<obs::NodeGpus> nodes;
+    nodes.reserve(plan.node_gpus.size());
+    for (const auto& n : plan.node_gpus) {
+      nodes.push_back({n.node, static_cast<double>(n.free), static_cast<double>(n.total - n.free)});
+    }
+    m_metrics.set_node_gpus(nodes);
   }
 
+  /// Records the pass's duration (and its completion time when it succeeded), then writes the metrics out.
+  Status finish(std::chrono::duration<double> duration, bool success, std::chrono::system_clock::time_point now) {
+    m_metrics.pass_finished(duration, success, now);
+    if (!m_options.metrics_file.empty()) {
+      GPUORCH_TRY(obs::write_textfile(m_options.metrics_file, m_registry));
+    }
+    if (!m_options.pushgateway.empty()) {
+      obs::PushgatewayOptions po;
+      po.url = m_options.pushgateway;
+      GPUORCH_ASSIGN_OR_RETURN(auto gateway, obs::Pushgateway::create(po, process_environment()));
+      GPUORCH_TRY(gateway.push(m_registry));
+    }
+    return Status();
+  }
+
+ private:
+  const ReconcileCliOptions& m_options;
+  obs::Registry m_registry;
+  obs::ReconcileMetrics m_metrics;
+};
+
+// The pass itself: observe, plan, apply. Returns the exit code; `success`
+// says whether the pass completed (for the last-success metric).
+int run_pass(Context& ctx, const ReconcileCliOptions& o, kube::Client& client, sched::QueueingPolicy queueing,
+             std::chrono::steady_clock::time_point started, std::chrono::milliseconds max_duration,
+             kube::LeaseRenewer* renewer, PassMetrics& metrics, bool& success) {
   control::ObserveOptions observe;
-  observe.namespace_name = o.all_namespaces ? std::string() : (*client)->config().namespace_name;
-  observe.now = (*client)->clock().now();
+  observe.namespace_name = o.all_namespaces ? std::string() : client.config().namespace_name;
+  observe.now = client.clock().now();
   observe.seed = o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : std::random_device{}();
-  auto observed = control::observe_cluster(**client, observe, &ctx.cancel);
+  auto observed = control::observe_cluster(client, observe, &ctx.cancel);
   if (!observed) {
     return fail(ctx, explain(std::move(observed).error()));
   }
@@ -95,7 +143,7 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
 
   control::ReconcileOptions options;
   options.default_image = o.default_image;
-  options.queueing = *queueing;
+  options.queueing = queueing;
   const control::Plan plan = control::reconcile(*observed, options);
   spdlog::debug("observed {} workloads, {} gpuorch Jobs, {} pods, {} nodes; {} actions planned",
                 observed->workloads.size(), observed->jobs.size(), observed->pods.size(), observed->nodes.size(),
@@ -103,18 +151,29 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
 
   if (o.dry_run) {
     print_plan(ctx, plan, o);
+    success = true;
     return k_exit_ok;
   }
 
   control::ExecutorOptions exec;
   exec.parallelism = o.parallelism;
-  if (max_duration->count() > 0) {
-    exec.deadline = started + *max_duration;
+  if (max_duration.count() > 0) {
+    exec.deadline = started + max_duration;
   }
-  auto report = control::execute(**client, plan, exec, &ctx.cancel);
+  if (renewer != nullptr) {
+    // Another reconciler may have taken over: stop writing at once.
+    exec.checkpoint = [renewer]() -> Status {
+      if (renewer->lost()) {
+        return Error(ErrorCode::conflict, "lost the reconcile Lease to another reconciler");
+      }
+      return Status();
+    };
+  }
+  auto report = control::execute(client, plan, exec, &ctx.cancel);
   if (!report) {
     return fail(ctx, report.error());
   }
+  metrics.record(plan, *report);
   if (!o.output.empty()) {
     print_plan(ctx, plan, o);
   }
@@ -136,10 +195,13 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
     return k_exit_error;  // run_cli turns a signal into 130/143
   }
   if (report->interrupted) {
-    print_error(ctx.io.err,
-                Error(ErrorCode::timeout, fmt::format("the pass stopped after --max-duration {} with work left; "
-                                                      "the next pass continues it",
-                                                      o.max_duration)));
+    const std::string why = renewer != nullptr && renewer->lost()
+                                ? std::string("the pass stopped: another reconciler took the Lease")
+                                : fmt::format(
+                                      "the pass stopped after --max-duration {} with work left; the next pass "
+                                      "continues it",
+                                      o.max_duration);
+    print_error(ctx.io.err, Error(ErrorCode::timeout, why));
     return k_exit_error;
   }
   if (report->workloads_failed > 0) {
@@ -147,7 +209,80 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
                                                               report->workloads_failed, observed->workloads.size())));
     return k_exit_error;
   }
+  success = true;
   return k_exit_ok;
+}
+
+int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  auto max_duration = sandbox::parse_duration(o.max_duration);
+  if (!max_duration.ok()) {
+    print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--max-duration: {}", max_duration.error().message())));
+    return k_exit_usage;
+  }
+  auto queueing = sched::parse_queueing_policy(o.queueing);
+  if (!queueing.ok()) {
+    print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--queueing: {}", queueing.error().message())));
+    return k_exit_usage;
+  }
+  kube::ClientOptions client_options;
+  client_options.qps = o.qps;
+  client_options.burst = o.burst;
+  auto client = connect(ctx, client_options);
+  if (!client) {
+    return fail(ctx, client.error());
+  }
+
+  // The Lease guards every pass that writes: two reconcilers at once (an
+  // overlapping CronJob run, a workstation beside it) must never both place.
+  std::unique_ptr<kube::LeaseRenewer> renewer;
+  if (!o.dry_run) {
+    kube::LeaseLockConfig lc;
+    lc.lease_namespace = o.lease_namespace;
+    lc.name = o.lease_name;
+    lc.identity = kube::default_lease_identity(process_environment(), (*client)->random());
+    // A run killed by its CronJob deadline leaves its lease behind; the next run need not wait it out.
+    lc.trust_record_times = true;
+    auto lock = kube::LeaseLock::create(*client, lc);
+    if (!lock) {
+      return fail(ctx, lock.error());
+    }
+    auto held = (*lock)->try_acquire_or_renew();
+    if (!held) {
+      Error e = std::move(held).error();
+      if (e.code() == ErrorCode::not_found) {
+        e = Error(ErrorCode::not_found,
+                  fmt::format("the Lease namespace \"{}\" does not exist: create it (kubectl create namespace {}) or "
+                              "choose another with --lease-namespace",
+                              o.lease_namespace, o.lease_namespace));
+      }
+      return fail(ctx, e);
+    }
+    if (!*held) {
+      ctx.io.err << fmt::format("the Lease {}/{} is held by {}: another pass is running, this one exits\n",
+                                o.lease_namespace, o.lease_name, (*lock)->observed_holder());
+      return k_exit_ok;
+    }
+    renewer = std::make_unique<kube::LeaseRenewer>(
+        *lock, [](const std::string& why) { spdlog::warn("lost the reconcile Lease: {}", why); });
+  }
+
+  PassMetrics metrics(o);
+  bool success = false;
+  int code = run_pass(ctx, o, **client, *queueing, started, *max_duration, renewer.get(), metrics, success);
+  if (renewer) {
+    if (auto released = renewer->stop_and_release(); !released.ok()) {
+      spdlog::warn("releasing the Lease {}/{}: {}", o.lease_namespace, o.lease_name, released.error().message());
+    }
+  }
+  if (!o.dry_run && metrics.wanted()) {
+    const auto duration = std::chrono::steady_clock::now() - started;
+    if (auto written = metrics.finish(duration, success, (*client)->clock().now()); !written.ok()) {
+      print_error(ctx.io.err, std::move(written).error().wrap("writing the metrics"));
+      code = code == k_exit_ok ? k_exit_error : code;
+    }
+  }
+  return code;
 }
 
 }  // namespace
@@ -185,6 +320,17 @@ void setup_reconcile(CLI::App& root, Context& ctx) {
       ->type_name("N")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  cmd->add_option("--lease-name", o->lease_name, "The Lease that guards the pass (coordination.k8s.io/v1)")
+      ->type_name("NAME")
+      ->capture_default_str();
+  cmd->add_option("--lease-namespace", o->lease_namespace, "The namespace of that Lease")
+      ->type_name("NS")
+      ->capture_default_str();
+  cmd->add_option("--metrics-file", o->metrics_file,
+                  "Write the pass's metrics to FILE for node_exporter's textfile collector (atomically)")
+      ->type_name("FILE");
+  cmd->add_option("--pushgateway", o->pushgateway, "Push the pass's metrics to this Prometheus Pushgateway")
+      ->type_name("URL");
   cmd->callback([&ctx, o] {
     ctx.cooperative_cancel = true;
     ctx.run = [&ctx, o] { return run_reconcile(ctx, *o); };

@@ -10,13 +10,17 @@
 #include <gpuorch/kube/client.hpp>
 #include <gpuorch/kube/rest_config.hpp>
 #include <gpuorch/model/crd.hpp>
+#include <gpuorch/model/time.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -70,6 +74,8 @@ class SandboxProcess {
   SandboxProcess& operator=(const SandboxProcess&) = delete;
 
   [[nodiscard]] kube::Client& client() const { return *m_client; }
+  [[nodiscard]] std::string dir() const { return m_dir.string(); }
+  [[nodiscard]] const std::string& kubeconfig() const { return m_kubeconfig; }
 
   [[nodiscard]] json stats() const {
     kube::Request r;
@@ -294,4 +300,85 @@ TEST_CASE("dry-run plans write nothing") {
   CHECK(plan.actions.size() == 4);  // AddFinalizer, CreateJob, UpdateStatus, EmitEvent
   const auto after = client.get(kube::resources::gpu_workloads(), "default", "w").value_or_throw();
   CHECK(before["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]);
+}
+
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs the gpuorch binary with `args` against the sandbox's kubeconfig.
+CliRun run_gpuorch(const SandboxProcess& sandbox, std::vector<std::string> args) {
+  const std::string out = sandbox.dir() + "/out";
+  const std::string err = sandbox.dir() + "/err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  args.insert(args.begin(), {GPUORCH_BINARY, "--kubeconfig", sandbox.kubeconfig()});
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  std::string pod_name = "POD_NAME=reconcile-test";
+  char* envp[] = {pod_name.data(), nullptr};
+  pid_t pid = 0;
+  REQUIRE(::posix_spawn(&pid, GPUORCH_BINARY, &actions, nullptr, argv.data(), envp) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out), slurp(err)};
+}
+
+json held_lease(const std::string& holder) {
+  return {{"apiVersion", "coordination.k8s.io/v1"},
+          {"kind", "Lease"},
+          {"metadata", {{"name", "gpuorch-reconciler"}, {"namespace", "default"}}},
+          {"spec",
+           {{"holderIdentity", holder},
+            {"leaseDurationSeconds", 60},
+            {"acquireTime", model::format_time(std::chrono::system_clock::now(), model::TimePrecision::microseconds)},
+            {"renewTime", model::format_time(std::chrono::system_clock::now(), model::TimePrecision::microseconds)}}}};
+}
+
+}  // namespace
+
+TEST_CASE("gpuorch reconcile: a live Lease holder makes the run a no-op; otherwise it writes, releases and reports") {
+  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2"});
+  auto& client = sandbox.client();
+  REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w", 1, 0, "BestFit")).ok());
+  REQUIRE(client.create(kube::resources::leases(), "default", held_lease("other-reconciler")).ok());
+
+  const auto busy = run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "default"});
+  CHECK(busy.exit_code == 0);
+  CHECK(busy.err.find("held by other-reconciler") != std::string::npos);
+  CHECK(client.get(kube::resources::jobs(), "default", "w-0").error().code() == ErrorCode::not_found);
+
+  REQUIRE(client.remove(kube::resources::leases(), "default", "gpuorch-reconciler").ok());
+  const std::string metrics = sandbox.dir() + "/gpuorch.prom";
+  const auto run = run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "default", "--metrics-file", metrics});
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(client.get(kube::resources::jobs(), "default", "w-0").ok());
+  const auto lease = client.get(kube::resources::leases(), "default", "gpuorch-reconciler").value_or_throw();
+  CHECK(lease["spec"].value("holderIdentity", "x").empty());  // released at the end
+  const std::string text = slurp(metrics);
+  CHECK(text.find("gpuorch_workloads_scheduled_total 1\n") != std::string::npos);
+  CHECK(text.find("gpuorch_workloads{phase=\"Scheduled\"} 1\n") != std::string::npos);
+  CHECK(text.find("gpuorch_node_gpus{node=\"gpu-node-00\",state=\"free\"} 1\n") != std::string::npos);
+  CHECK(text.find("gpuorch_reconcile_last_success_timestamp_seconds ") != std::string::npos);
+
+  const auto missing = run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "nowhere"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("kubectl create namespace nowhere") != std::string::npos);
 }
