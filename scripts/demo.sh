@@ -69,8 +69,8 @@ create_yaml() {
     -H 'Content-Type: application/yaml' --data-binary @- "$server$1" >/dev/null
 }
 
-step "installing the GPUWorkload CRD and the examples' namespaces"
-namespaces=(ml inference vision search)
+step "installing the GPUWorkload CRD, the examples' namespaces and gpuorch-system (the reconcile Lease)"
+namespaces=(gpuorch-system ml inference vision search)
 if command -v kubectl >/dev/null; then
   kc() { kubectl --cache-dir "$WORK/kubectl-cache" "$@"; }
   g crd | kc apply -f -

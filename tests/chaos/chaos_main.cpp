@@ -300,7 +300,8 @@ int run_chaos(const Options& o) {
   }
   Harness& h = **started;
   const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
-  for (const auto& ns : namespaces) {
+  // gpuorch-system holds the Lease that guards each pass (gpuorch reconcile --lease-namespace).
+  for (const auto& ns : {std::string("gpuorch-system"), namespaces[0], namespaces[1], namespaces[2]}) {
     if (auto s = h.create_namespace(ns); !s.ok()) {
       fmt::print(stderr, "{}\n", s.error().message());
       return 1;
@@ -493,9 +494,11 @@ int run_overlap(const Options& o) {
     return 1;
   }
   Harness& h = **started;
-  if (auto s = h.create_namespace("overlap"); !s.ok()) {
-    fmt::print(stderr, "{}\n", s.error().message());
-    return 1;
+  for (const char* ns : {"gpuorch-system", "overlap"}) {
+    if (auto s = h.create_namespace(ns); !s.ok()) {
+      fmt::print(stderr, "{}\n", s.error().message());
+      return 1;
+    }
   }
   InvariantWatcher watcher(h.sandbox().store());
   watcher.start();
