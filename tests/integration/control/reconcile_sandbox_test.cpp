@@ -354,7 +354,7 @@ json held_lease(const std::string& holder) {
 
 }  // namespace
 
-TEST_CASE("gpuorch reconcile: a live Lease holder makes the run a no-op; otherwise it writes, releases and reports") {
+TEST_CASE("gpuorch reconcile: a live Lease holder makes the run a no-op, otherwise it writes, releases and reports") {
   SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2"});
   auto& client = sandbox.client();
   REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w", 1, 0, "BestFit")).ok());
