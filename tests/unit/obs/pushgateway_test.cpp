@@ -1,7 +1,9 @@
 #include <gpuorch/obs/pushgateway.hpp>
 
+#include <chrono>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -255,7 +257,15 @@ TEST_CASE("pushgateway: push - replace - add and delete against Debian's prometh
   CHECK(refused.error().http_status() == 400);
   CHECK(refused.error().message().find(other_gateway.url()) != std::string::npos);
 
+  // The gateway answers DELETE with 202 and drops the group asynchronously.
   REQUIRE(gateway.remove().ok());
-  text = server.get("/metrics");
-  CHECK(!sample(text, "gpuorch_workloads", {job}));
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    text = server.get("/metrics");
+    gone = !sample(text, "gpuorch_workloads", {job});
+    if (!gone) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  CHECK(gone);
 }
