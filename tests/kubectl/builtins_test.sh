@@ -104,7 +104,7 @@ expect_contains "$out" "$pod" "describe node lists the pod on it"
 expect_contains "$out" "Allocated resources:" "describe node allocation"
 
 # A GPUWorkload with an event about it, posted through events.k8s.io/v1.
-kc apply -f "$ROOT/packaging/kubernetes/crd.yaml" >/dev/null
+kc apply -f "$ROOT/packaging/kubernetes/base/crd.yaml" >/dev/null
 kc wait --for condition=established --timeout=10s crd/gpuworkloads.gpuorch.io >/dev/null
 kc apply -f "$ROOT/examples/minimal.yaml" -n default >/dev/null
 gw=$(kc get gw -o jsonpath='{.items[0].metadata.name}')

@@ -4,7 +4,7 @@
 # describe, watch, validation, selectors and finalizers.
 source "$(dirname "$0")/lib.sh"
 DATA=$(dirname "$0")/testdata
-CRD=$(dirname "$0")/../../packaging/kubernetes/crd.yaml
+CRD=$(dirname "$0")/../../packaging/kubernetes/base/crd.yaml
 start_sandbox --nodes 2
 
 out=$(kc apply -f "$CRD")

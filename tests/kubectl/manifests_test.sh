@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # The repository's own manifests through kubectl: packaging/kubernetes/ (the
 # CRD and whatever runs gpuorch in a cluster: RBAC, ServiceAccount, CronJob,
-# Deployment, Service, ...) and examples/, applied client-side, then
+# Deployment, Service, ...; one directory per kustomization, base/ and the
+# compositions on top of it) and examples/, applied client-side, then
 # server-side, then deleted and applied server-side from scratch. A
-# kustomization.yaml in packaging/kubernetes/ is no object (kubectl apply -f
-# would reject it on any cluster): the other files are applied with -f, and
-# the directory with -k as well.
+# kustomization.yaml is no object (kubectl apply -f would reject it on any
+# cluster): the other files are applied with -f, and every directory with a
+# kustomization with -k as well.
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PACKAGING=$ROOT/packaging/kubernetes
 EXAMPLES=$ROOT/examples
 start_sandbox --nodes 1
 
-# The manifest files of packaging/kubernetes/, as -f arguments: those
-# defining namespaces first, so that the others find them.
+# The manifest files of packaging/kubernetes/ and its directories, as -f
+# arguments: those defining namespaces first, so that the others find them.
 PACKAGING_ARGS=()
 LATER=()
-for file in "$PACKAGING"/*.yaml "$PACKAGING"/*.yml "$PACKAGING"/*.json; do
+for file in "$PACKAGING"/*.yaml "$PACKAGING"/*.yml "$PACKAGING"/*.json \
+  "$PACKAGING"/*/*.yaml "$PACKAGING"/*/*.yml "$PACKAGING"/*/*.json; do
   [[ -f $file ]] || continue
   [[ $(basename "$file") == kustomization.* ]] && continue
   if grep -Eq '^kind: *Namespace *$|"kind": *"Namespace"' "$file"; then
@@ -27,8 +29,13 @@ for file in "$PACKAGING"/*.yaml "$PACKAGING"/*.yml "$PACKAGING"/*.json; do
 done
 PACKAGING_ARGS+=("${LATER[@]}")
 ((${#PACKAGING_ARGS[@]} > 0)) || fail "no manifests in $PACKAGING"
-KUSTOMIZATION=
-[[ -f $PACKAGING/kustomization.yaml || -f $PACKAGING/kustomization.yml ]] && KUSTOMIZATION=yes
+# The directories kubectl apply -k takes.
+KUSTOMIZATIONS=()
+for dir in "$PACKAGING" "$PACKAGING"/*/; do
+  dir=${dir%/}
+  [[ -f $dir/kustomization.yaml || -f $dir/kustomization.yml ]] && KUSTOMIZATIONS+=("$dir")
+done
+((${#KUSTOMIZATIONS[@]} > 0)) || fail "no kustomization in $PACKAGING"
 
 # Every object the directories define, as kubectl names them ("kind/name" per line).
 objects_of() {
@@ -62,10 +69,11 @@ expect_eq "$(sort -u "$WORK/got" | wc -l)" "$(wc -l <<<"$packaged")" "every pack
 out=$(kc apply "${PACKAGING_ARGS[@]}")
 expect_not_contains "$out" "configured" "a second client-side apply changes nothing"
 expect_not_contains "$out" "created" "a second client-side apply creates nothing"
-if [[ -n $KUSTOMIZATION ]]; then
-  out=$(kc apply -k "$PACKAGING/")
-  expect_not_contains "$out" "created" "kubectl apply -k finds everything in place"
-fi
+for dir in "${KUSTOMIZATIONS[@]}"; do
+  out=$(kc apply -k "$dir/")
+  expect_not_contains "$out" "created" "kubectl apply -k $dir finds everything in place"
+  expect_not_contains "$out" "configured" "kubectl apply -k $dir changes nothing"
+done
 
 # examples/ client-side: every GPUWorkload created with its defaults.
 create_namespaces -f "$EXAMPLES/"
@@ -123,9 +131,9 @@ expect_eq "$(kc get gw -A --no-headers | wc -l)" "$example_count" "every example
 expect_eq "$(kc get gw -n ml llama-pretrain -o json --show-managed-fields | jq -r '.metadata.managedFields[0].manager + ":" + .metadata.managedFields[0].operation')" \
   "kubectl:Apply" "a server-side create is owned by the applier"
 kc get "${PACKAGING_ARGS[@]}" -o name >/dev/null || fail "not every packaged object exists after the server-side apply"
-if [[ -n $KUSTOMIZATION ]]; then
-  out=$(kc apply -k "$PACKAGING/" --server-side)
-  expect_contains "$out" "serverside-applied" "kubectl apply -k --server-side"
-fi
+for dir in "${KUSTOMIZATIONS[@]}"; do
+  out=$(kc apply -k "$dir/" --server-side)
+  expect_contains "$out" "serverside-applied" "kubectl apply -k $dir --server-side"
+done
 stop_sandbox
 echo "PASS $TEST_NAME"

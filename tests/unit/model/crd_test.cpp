@@ -24,8 +24,8 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 TEST_CASE("the committed CRD is exactly what gpuorch crd generates") {
-  // Tests run from the source root. Regenerate with: build/dev/cli/gpuorch crd > packaging/kubernetes/crd.yaml
-  CHECK(read_file("packaging/kubernetes/crd.yaml") == workload_crd_yaml());
+  // Tests run from the source root. Regenerate with: build/dev/cli/gpuorch crd > packaging/kubernetes/base/crd.yaml
+  CHECK(read_file("packaging/kubernetes/base/crd.yaml") == workload_crd_yaml());
 }
 
 TEST_CASE("the CRD describes GPUWorkload") {

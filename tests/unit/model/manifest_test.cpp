@@ -189,11 +189,11 @@ TEST_CASE("inputs: files, directories, stdin and their errors") {
 
 TEST_CASE("the local file system reads files and lists directories") {
   const auto& fs = local_file_system();
-  CHECK(fs.kind("packaging/kubernetes") == FileSystem::Kind::directory);
-  CHECK(fs.kind("packaging/kubernetes/crd.yaml") == FileSystem::Kind::file);
+  CHECK(fs.kind("packaging/kubernetes/base") == FileSystem::Kind::directory);
+  CHECK(fs.kind("packaging/kubernetes/base/crd.yaml") == FileSystem::Kind::file);
   CHECK(fs.kind("no/such/path") == FileSystem::Kind::missing);
-  CHECK(fs.read("packaging/kubernetes/crd.yaml")->find("gpuworkloads.gpuorch.io") != std::string::npos);
-  const auto names = fs.list("packaging/kubernetes");
+  CHECK(fs.read("packaging/kubernetes/base/crd.yaml")->find("gpuworkloads.gpuorch.io") != std::string::npos);
+  const auto names = fs.list("packaging/kubernetes/base");
   REQUIRE(names.ok());
   CHECK(std::find(names->begin(), names->end(), "crd.yaml") != names->end());
   CHECK_FALSE(fs.read("no/such/file").ok());
