@@ -14,6 +14,7 @@
 #include <gpuorch/kube/client.hpp>
 #include <gpuorch/model/quantity.hpp>
 #include <gpuorch/model/yaml.hpp>
+#include <gpuorch/sched/kube_objects.hpp>
 
 #include "kube_connect.hpp"
 
@@ -56,29 +57,7 @@ Status write_file(const std::filesystem::path& path, const std::string& content)
 }  // namespace
 
 Result<sched::Request> placement_request(const model::Workload& w) {
-  sched::Request r;
-  r.name = w.metadata.name;
-  r.gpu_count = w.spec.gpu_count;
-  r.priority = w.spec.priority;
-  if (w.spec.resources.cpu) {
-    r.cpu_milli = w.spec.resources.cpu->milli();
-  }
-  if (w.spec.resources.memory) {
-    r.memory_bytes = w.spec.resources.memory->value();
-  }
-  if (!w.spec.gpu_type.empty()) {
-    r.gpu_models.push_back(w.spec.gpu_type);
-  }
-  for (const auto& [key, value] : w.spec.node_selector) {
-    r.node_selector.emplace_back(key, value);
-  }
-  for (const auto& t : w.spec.tolerations) {
-    r.tolerations.push_back({t.key, t.operator_.empty() ? "Equal" : t.operator_, t.value, t.effect});
-  }
-  if (w.metadata.creation_timestamp) {
-    r.creation_time =
-        std::chrono::duration_cast<std::chrono::seconds>(w.metadata.creation_timestamp->time_since_epoch()).count();
-  }
+  auto r = sched::request_from_workload(w);
   GPUORCH_TRY(r.validate());
   return r;
 }
@@ -122,7 +101,6 @@ Result<ClusterSnapshotData> load_cluster_snapshot(Context& ctx, bool all_namespa
           fmt::format("GPUWorkload {}/{}: {}", w.metadata.namespace_name, w.metadata.name, request.error().message()));
       continue;
     }
-    request->name = w.metadata.namespace_name + "/" + w.metadata.name;
     out.pending.push_back(std::move(request).value());
     out.pending_workloads.push_back(w);
   }

@@ -5,7 +5,6 @@
 #include <gpuorch/control/observe.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include <gpuorch/kube/client.hpp>
 #include <gpuorch/model/quantity.hpp>
 #include <gpuorch/sched/inputs.hpp>
+#include <gpuorch/sched/kube_objects.hpp>
 
 namespace gpuorch::control {
 namespace {
@@ -174,72 +174,10 @@ std::string object_name(std::string_view kind, const json& obj) {
 
 }  // namespace
 
+// One reading of a Node for every caller: `simulate`'s node files and the
+// reconciler's observed cluster go through the same sched conversion.
 Result<sched::NodeSpec> node_spec_from_json(const json& node) {
-  const std::string what = object_name("Node", node);
-  const json& meta = object_at(node, "metadata");
-  sched::NodeSpec spec;
-  spec.name = string_at(meta, "name");
-  if (spec.name.empty()) {
-    return invalid(what, "metadata.name is required");
-  }
-  for (const auto& [k, v] : object_at(meta, "labels").items()) {
-    if (v.is_string()) {
-      spec.labels.emplace_back(k, v.get<std::string>());
-    }
-  }
-  std::sort(spec.labels.begin(), spec.labels.end());
-  const json& status = object_at(node, "status");
-  const json& allocatable =
-      object_at(status, "allocatable").empty() ? object_at(status, "capacity") : object_at(status, "allocatable");
-  if (const auto it = allocatable.find("cpu"); it != allocatable.end()) {
-    GPUORCH_ASSIGN_OR_RETURN(const auto q, quantity_of(*it, what, "status.allocatable.cpu"));
-    spec.cpu_milli = std::max<std::int64_t>(0, q.milli());
-  }
-  if (const auto it = allocatable.find("memory"); it != allocatable.end()) {
-    GPUORCH_ASSIGN_OR_RETURN(const auto q, quantity_of(*it, what, "status.allocatable.memory"));
-    spec.memory_bytes = std::max<std::int64_t>(0, q.value());
-  }
-  if (const auto it = allocatable.find(sched::k_gpu_resource); it != allocatable.end()) {
-    GPUORCH_ASSIGN_OR_RETURN(const auto q, quantity_of(*it, what, "status.allocatable[nvidia.com/gpu]"));
-    if (q.value() < 0 || q.value() > sched::k_max_gpus_per_node) {
-      return invalid(what, fmt::format("{} GPUs, at most {} are supported", q.value(), sched::k_max_gpus_per_node));
-    }
-    spec.gpu_count = static_cast<std::int32_t>(q.value());
-  }
-  if (const auto* product = spec.label(sched::k_gpu_product_label)) {
-    spec.gpu_model = *product;
-  }
-  std::string price = string_at(object_at(meta, "labels"), sched::k_cost_label);
-  if (price.empty()) {
-    price = string_at(object_at(meta, "annotations"), sched::k_cost_label);
-  }
-  if (!price.empty()) {
-    double value = 0;
-    const auto [ptr, ec] = std::from_chars(price.data(), price.data() + price.size(), value);
-    if (ec != std::errc() || ptr != price.data() + price.size() || value < 0) {
-      return invalid(what, fmt::format("{}: not a price: \"{}\"", sched::k_cost_label, price));
-    }
-    spec.price_per_gpu_hour = value;
-  }
-  const json& node_spec = object_at(node, "spec");
-  if (const auto it = node_spec.find("unschedulable"); it != node_spec.end() && it->is_boolean()) {
-    spec.cordoned = it->get<bool>();
-  }
-  if (const auto it = node_spec.find("taints"); it != node_spec.end() && it->is_array()) {
-    for (const json& t : *it) {
-      spec.taints.push_back({string_at(t, "key"), string_at(t, "value"), string_at(t, "effect")});
-    }
-  }
-  // Without a Ready condition (a hand-written snapshot) the node counts as
-  // Ready, as `gpuorch simulate` reads node files.
-  if (const auto it = status.find("conditions"); it != status.end() && it->is_array()) {
-    for (const json& c : *it) {
-      if (string_at(c, "type") == "Ready") {
-        spec.ready = string_at(c, "status") == "True";
-      }
-    }
-  }
-  return spec;
+  return sched::node_from_json(node);
 }
 
 Result<JobView> job_view_from_json(const json& job) {

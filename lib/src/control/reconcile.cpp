@@ -14,6 +14,7 @@
 #include <gpuorch/control/job_builder.hpp>
 #include <gpuorch/control/names.hpp>
 #include <gpuorch/model/condition.hpp>
+#include <gpuorch/sched/kube_objects.hpp>
 #include <gpuorch/sched/placer.hpp>
 #include <gpuorch/sched/strategy.hpp>
 
@@ -350,33 +351,6 @@ class Pass {
   // observedGeneration says which spec the status describes.
   static void finish_status(Work& work) { work.status.observed_generation = work.workload->metadata.generation; }
 
-  static sched::Request request_of(const model::Workload& w) {
-    sched::Request r;
-    r.name = workload_key(w);
-    r.gpu_count = w.spec.gpu_count;
-    r.priority = w.spec.priority;
-    if (w.spec.resources.cpu) {
-      r.cpu_milli = w.spec.resources.cpu->milli();
-    }
-    if (w.spec.resources.memory) {
-      r.memory_bytes = w.spec.resources.memory->value();
-    }
-    if (!w.spec.gpu_type.empty()) {
-      r.gpu_models.push_back(w.spec.gpu_type);
-    }
-    for (const auto& [k, v] : w.spec.node_selector) {
-      r.node_selector.emplace_back(k, v);
-    }
-    for (const auto& t : w.spec.tolerations) {
-      r.tolerations.push_back({t.key, t.operator_.empty() ? "Equal" : t.operator_, t.value, t.effect});
-    }
-    if (w.metadata.creation_timestamp) {
-      r.creation_time =
-          std::chrono::duration_cast<std::chrono::seconds>(w.metadata.creation_timestamp->time_since_epoch()).count();
-    }
-    return r;
-  }
-
   // One Placer per strategy name, all on the one snapshot; every placement is
   // announced to the other strategies so that their indexes stay current.
   Result<sched::Placer*> placer_for(const std::string& strategy) {
@@ -402,7 +376,7 @@ class Pass {
     for (std::size_t i = 0; i < m_work.size(); ++i) {
       if (m_work[i].place) {
         candidates.push_back(i);
-        requests.push_back(request_of(*m_work[i].workload));
+        requests.push_back(sched::request_from_workload(*m_work[i].workload));
       }
     }
     const auto order = sched::queue_order(requests);

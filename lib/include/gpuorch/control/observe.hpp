@@ -68,9 +68,10 @@ struct PodView {
   [[nodiscard]] bool terminated() const noexcept { return phase == "Succeeded" || phase == "Failed"; }
 };
 
-/// Reads a Node into a scheduling NodeSpec (allocatable, GPU model from
+/// Reads a Node into a scheduling NodeSpec: sched::node_from_json, the reading
+/// `gpuorch simulate` applies to node files (allocatable, GPU model from
 /// nvidia.com/gpu.product, price from gpuorch.io/cost-per-gpu-hour, taints,
-/// cordon, Ready). Fails (ErrorCode::invalid) on malformed quantities.
+/// cordon, Ready). Fails (ErrorCode::invalid) on malformed fields.
 Result<sched::NodeSpec> node_spec_from_json(const nlohmann::json& node);
 /// Reads a Job. Fails (ErrorCode::invalid) on malformed quantities or a missing name.
 Result<JobView> job_view_from_json(const nlohmann::json& job);
