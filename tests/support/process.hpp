@@ -1,6 +1,7 @@
 #pragma once
-// Helpers for tests that run Debian's Prometheus tools (promtool,
-// prometheus-pushgateway) as child processes on 127.0.0.1.
+// Helpers for tests that run programs as child processes (promtool,
+// prometheus-pushgateway, nghttpd, gpuorch itself) and servers on 127.0.0.1:
+// free ports, temporary directories, one-shot runs and background children.
 
 #include <chrono>
 #include <cstdio>
@@ -20,8 +21,9 @@
 
 extern char** environ;  // NOLINT
 
-namespace gpuorch::obs::testing {
+namespace gpuorch::testing {
 
+/// A port that was free a moment ago on 127.0.0.1 (the kernel's choice).
 inline int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -34,6 +36,7 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
+/// True when something listens on 127.0.0.1:port.
 inline bool accepts(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -49,7 +52,7 @@ inline bool accepts(int port) {
 class TempDir {
  public:
   TempDir() {
-    char dir_template[] = "/tmp/gpuorch-obs-test-XXXXXX";
+    char dir_template[] = "/tmp/gpuorch-test-XXXXXX";
     if (::mkdtemp(dir_template) != nullptr) {
       m_path = dir_template;
     }
@@ -163,4 +166,4 @@ class ChildProcess {
   pid_t m_pid = 0;
 };
 
-}  // namespace gpuorch::obs::testing
+}  // namespace gpuorch::testing

@@ -21,61 +21,32 @@
 #include <thread>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
 
+#include "integration/sandbox_process.hpp"
+
 using namespace gpuorch;
 using namespace gpuorch::control;
 using nlohmann::json;
 
-extern char** environ;  // NOLINT
-
 namespace {
 
-/// Starts `gpuorch sandbox` on a free port with the given extra flags and waits for its ready file.
-class SandboxProcess {
+/// `gpuorch sandbox` with the given flags (tests/integration/sandbox_process.hpp),
+/// the GPUWorkload CRD installed, and one client for the test's own reads and writes.
+class Sandbox {
  public:
-  explicit SandboxProcess(std::vector<std::string> extra) {
-    char dir_template[] = "/tmp/gpuorch-reconcile-test-XXXXXX";
-    REQUIRE(::mkdtemp(dir_template) != nullptr);
-    m_dir = dir_template;
-    const auto ready = (m_dir / "ready").string();
-    m_kubeconfig = (m_dir / "kubeconfig").string();
-    std::vector<std::string> args = {GPUORCH_BINARY, "sandbox", "--port",           "0",
-                                     "--ready-file", ready,     "--kubeconfig-out", m_kubeconfig};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&m_pid, GPUORCH_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
-    for (int i = 0; i < 3000 && !std::filesystem::exists(ready); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_MESSAGE(std::filesystem::exists(ready), "the sandbox did not become ready");
-    kube::ConfigOverrides overrides;
-    overrides.kubeconfig = m_kubeconfig;
-    auto config = kube::load_rest_config(overrides, kube::Environment({}), kube::RealFileSystem()).value_or_throw();
-    m_client = kube::Client::create(config, {}, kube::Environment({})).value_or_throw();
+  explicit Sandbox(const std::vector<std::string>& extra) : m_process(extra), m_client(m_process.client()) {
     auto crd = m_client->create(kube::resources::custom_resource_definitions(), "", model::workload_crd());
     REQUIRE_MESSAGE(crd.ok(), (crd.ok() ? "" : crd.error().message()));
   }
-  ~SandboxProcess() {
-    ::kill(m_pid, SIGTERM);
-    ::waitpid(m_pid, nullptr, 0);
-    std::filesystem::remove_all(m_dir);
-  }
-  SandboxProcess(const SandboxProcess&) = delete;
-  SandboxProcess& operator=(const SandboxProcess&) = delete;
 
   [[nodiscard]] kube::Client& client() const { return *m_client; }
-  [[nodiscard]] std::string dir() const { return m_dir.string(); }
-  [[nodiscard]] const std::string& kubeconfig() const { return m_kubeconfig; }
+  [[nodiscard]] std::string dir() const { return m_process.dir().string(); }
+  [[nodiscard]] const std::string& kubeconfig() const { return m_process.kubeconfig(); }
 
   [[nodiscard]] json stats() const {
     kube::Request r;
@@ -85,9 +56,7 @@ class SandboxProcess {
   }
 
  private:
-  std::filesystem::path m_dir;
-  std::string m_kubeconfig;
-  pid_t m_pid = 0;
+  gpuorch::testing::SandboxProcess m_process;
   std::shared_ptr<kube::Client> m_client;
 };
 
@@ -104,7 +73,7 @@ json workload(const std::string& name, int gpus, int priority, const std::string
             {"retryPolicy", {{"maxRetries", max_retries}, {"backoffSeconds", 1}, {"maxBackoffSeconds", 2}}}}}};
 }
 
-Observed observe(const SandboxProcess& sandbox, std::uint64_t seed) {
+Observed observe(const Sandbox& sandbox, std::uint64_t seed) {
   ObserveOptions o;
   o.namespace_name = "default";
   o.now = std::chrono::system_clock::now();
@@ -115,7 +84,7 @@ Observed observe(const SandboxProcess& sandbox, std::uint64_t seed) {
 
 // Invariants after a pass: at most one live Job per workload, no GPUs
 // over-committed on any node (by the observation and by the sandbox's own check).
-void check_invariants(const SandboxProcess& sandbox, const Observed& obs) {
+void check_invariants(const Sandbox& sandbox, const Observed& obs) {
   std::map<std::string, int> live;
   for (const auto& j : obs.jobs) {
     if (j.live()) {
@@ -149,7 +118,7 @@ Plan prefix(Plan plan, std::size_t keep) {
 }  // namespace
 
 TEST_CASE("passes run workloads to the end: placement, Jobs, retries, Events, cleanup") {
-  SandboxProcess sandbox({"--nodes", "3", "--gpus-per-node", "4", "--job-duration", "300ms", "--seed", "3"});
+  Sandbox sandbox({"--nodes", "3", "--gpus-per-node", "4", "--job-duration", "300ms", "--seed", "3"});
   auto& client = sandbox.client();
   const std::vector<json> workloads = {
       workload("big", 4, 10, "BestFit"),
@@ -215,7 +184,7 @@ TEST_CASE("passes run workloads to the end: placement, Jobs, retries, Events, cl
 }
 
 TEST_CASE("a pass killed after any write converges, never with two live Jobs") {
-  SandboxProcess sandbox({"--nodes", "2", "--gpus-per-node", "4", "--job-duration", "200ms", "--seed", "5"});
+  Sandbox sandbox({"--nodes", "2", "--gpus-per-node", "4", "--job-duration", "200ms", "--seed", "5"});
   auto& client = sandbox.client();
   for (int i = 0; i < 10; ++i) {
     REQUIRE(client
@@ -250,7 +219,7 @@ TEST_CASE("a pass killed after any write converges, never with two live Jobs") {
 }
 
 TEST_CASE("failing Jobs are retried with backoff until maxRetries, then Failed, Events are aggregated") {
-  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2", "--job-duration", "100ms", "--failure-rate", "1"});
+  Sandbox sandbox({"--nodes", "1", "--gpus-per-node", "2", "--job-duration", "100ms", "--failure-rate", "1"});
   auto& client = sandbox.client();
   REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("doomed", 1, 0, "BestFit", 2)).ok());
   ExecutorOptions exec;
@@ -292,7 +261,7 @@ TEST_CASE("failing Jobs are retried with backoff until maxRetries, then Failed, 
 }
 
 TEST_CASE("dry-run plans write nothing") {
-  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2"});
+  Sandbox sandbox({"--nodes", "1", "--gpus-per-node", "2"});
   auto& client = sandbox.client();
   REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w", 1, 0, "BestFit")).ok());
   const auto before = client.get(kube::resources::gpu_workloads(), "default", "w").value_or_throw();
@@ -318,7 +287,7 @@ std::string slurp(const std::string& path) {
 }
 
 // Runs the gpuorch binary with `args` against the sandbox's kubeconfig.
-CliRun run_gpuorch(const SandboxProcess& sandbox, std::vector<std::string> args) {
+CliRun run_gpuorch(const Sandbox& sandbox, std::vector<std::string> args) {
   const std::string out = sandbox.dir() + "/out";
   const std::string err = sandbox.dir() + "/err";
   posix_spawn_file_actions_t actions;
@@ -355,7 +324,7 @@ json held_lease(const std::string& holder) {
 }  // namespace
 
 TEST_CASE("gpuorch reconcile: a live Lease holder makes the run a no-op, otherwise it writes, releases and reports") {
-  SandboxProcess sandbox({"--nodes", "1", "--gpus-per-node", "2"});
+  Sandbox sandbox({"--nodes", "1", "--gpus-per-node", "2"});
   auto& client = sandbox.client();
   REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w", 1, 0, "BestFit")).ok());
   REQUIRE(client.create(kube::resources::leases(), "default", held_lease("other-reconciler")).ok());

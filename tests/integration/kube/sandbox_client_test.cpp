@@ -5,73 +5,21 @@
 #include <gpuorch/kube/rest_config.hpp>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <doctest/doctest.h>
+
+#include "integration/sandbox_process.hpp"
 
 using gpuorch::ErrorCode;
 using namespace gpuorch::kube;
 using nlohmann::json;
 
-extern char** environ;  // NOLINT
-
 namespace {
 
-/// Starts `gpuorch sandbox` on a free port and waits for its ready file.
-class SandboxProcess {
- public:
-  SandboxProcess() {
-    char dir_template[] = "/tmp/gpuorch-sandbox-test-XXXXXX";
-    REQUIRE(::mkdtemp(dir_template) != nullptr);
-    m_dir = dir_template;
-    const auto ready = (m_dir / "ready").string();
-    m_kubeconfig = (m_dir / "kubeconfig").string();
-    std::vector<std::string> args = {GPUORCH_BINARY, "sandbox",          "--port",     "0",       "--ready-file",
-                                     ready,          "--kubeconfig-out", m_kubeconfig, "--nodes", "5"};
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&m_pid, GPUORCH_BINARY, nullptr, nullptr, argv.data(), environ) == 0);
-    for (int i = 0; i < 2000 && !std::filesystem::exists(ready); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_MESSAGE(std::filesystem::exists(ready), "the sandbox did not become ready");
-  }
-  ~SandboxProcess() {
-    ::kill(m_pid, SIGTERM);
-    ::waitpid(m_pid, nullptr, 0);
-    std::filesystem::remove_all(m_dir);
-  }
-  SandboxProcess(const SandboxProcess&) = delete;
-  SandboxProcess& operator=(const SandboxProcess&) = delete;
-
-  [[nodiscard]] RestConfig config() const {
-    ConfigOverrides overrides;
-    overrides.kubeconfig = m_kubeconfig;
-    return load_rest_config(overrides, Environment({}), RealFileSystem()).value_or_throw();
-  }
-  [[nodiscard]] std::shared_ptr<Client> client() const {
-    return Client::create(config(), {}, Environment({})).value_or_throw();
-  }
-
- private:
-  std::filesystem::path m_dir;
-  std::string m_kubeconfig;
-  pid_t m_pid = 0;
-};
-
-SandboxProcess& sandbox() {
-  static SandboxProcess instance;
+gpuorch::testing::SandboxProcess& sandbox() {
+  static gpuorch::testing::SandboxProcess instance({"--nodes", "5"});
   return instance;
 }
 

@@ -8,10 +8,10 @@
 
 #include <doctest/doctest.h>
 
-#include "unit/obs/process.hpp"
+#include "support/process.hpp"
 
 using namespace gpuorch::obs;
-using namespace gpuorch::obs::testing;
+using namespace gpuorch::testing;
 
 namespace {
 

@@ -10,15 +10,15 @@
 
 #include <doctest/doctest.h>
 
-#include "unit/obs/process.hpp"
+#include "support/process.hpp"
 
 using namespace gpuorch::obs;
-using gpuorch::obs::testing::TempDir;
+using gpuorch::testing::TempDir;
 
 namespace {
 
 std::string slurp(const std::filesystem::path& path) {
-  return gpuorch::obs::testing::read_file(path.string());
+  return gpuorch::testing::read_file(path.string());
 }
 
 }  // namespace
