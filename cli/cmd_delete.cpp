@@ -1,4 +1,3 @@
-#include <map>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -143,7 +142,7 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
   }
 
   int code = k_exit_ok;
-  std::map<std::string, WaitRequest> waits;
+  WaitPlan waits;
   kube::DeleteOptions delete_options;
   delete_options.propagation_policy = "Background";
   for (auto& target : targets) {
@@ -173,33 +172,19 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
     // While finalizers hold it, the answer is the object, marked for deletion.
     if (opts.wait && answer->value("kind", std::string()) == model::k_workload_kind) {
       const json metadata = answer->value("metadata", json::object());
-      auto& wait = waits[target.ns];
-      wait.ns = target.ns;
       WaitTarget wait_target{target.name, metadata.value("uid", std::string()), {}};
       for (const auto& f : metadata.value("finalizers", json::array())) {
         if (f.is_string()) {
           wait_target.finalizers.push_back(f.get<std::string>());
         }
       }
-      wait.targets.push_back(std::move(wait_target));
-      if (wait.resource_version.empty()) {
-        wait.resource_version = metadata.value("resourceVersion", std::string());
-      }
+      waits.add(target.ns, std::move(wait_target), metadata.value("resourceVersion", std::string()));
     }
   }
   ctx.io.out << std::flush;
 
-  for (auto& [ns, wait] : waits) {
-    wait.goal = WaitGoal::deleted;
-    wait.timeout = *timeout;
-    wait.stream_events = false;
-    const int waited = wait_for_workloads(ctx, client, wait);
-    if (waited == k_exit_interrupted) {
-      return waited;
-    }
-    code = std::max(code, waited);
-  }
-  return code;
+  const int waited = waits.wait(ctx, client, WaitGoal::deleted, *timeout, false);
+  return waited == k_exit_interrupted ? waited : std::max(code, waited);
 }
 
 }  // namespace

@@ -288,7 +288,7 @@ int run_submit(Context& ctx, const SubmitOptions& opts) {
 
   std::vector<json> written;
   // Objects to wait for, by namespace, and the version each wait starts from.
-  std::map<std::string, WaitRequest> waits;
+  WaitPlan waits;
   for (auto& workload : *workloads) {
     auto& metadata = workload["metadata"];
     std::string ns = default_ns;
@@ -332,12 +332,7 @@ int run_submit(Context& ctx, const SubmitOptions& opts) {
       ctx.io.out << object_reference(name) << '\n';
     }
     if (waiting) {
-      auto& wait = waits[ns];
-      wait.ns = ns;
-      wait.targets.push_back({name, meta.value("uid", std::string()), {}});
-      if (wait.resource_version.empty()) {
-        wait.resource_version = meta.value("resourceVersion", std::string());
-      }
+      waits.add(ns, {name, meta.value("uid", std::string()), {}}, meta.value("resourceVersion", std::string()));
     }
     written.push_back(std::move(result));
   }
@@ -346,16 +341,9 @@ int run_submit(Context& ctx, const SubmitOptions& opts) {
   }
   ctx.io.out << std::flush;
 
-  for (auto& [ns, wait] : waits) {
-    wait.goal = opts.wait == "Running" ? WaitGoal::running : WaitGoal::succeeded;
-    wait.timeout = timeout;
-    const int waited = wait_for_workloads(ctx, *client, wait);
-    if (waited == k_exit_interrupted) {
-      return waited;
-    }
-    code = std::max(code, waited);
-  }
-  return code;
+  const int waited =
+      waits.wait(ctx, *client, opts.wait == "Running" ? WaitGoal::running : WaitGoal::succeeded, timeout);
+  return waited == k_exit_interrupted ? waited : std::max(code, waited);
 }
 
 }  // namespace

@@ -452,3 +452,32 @@ int wait_for_workloads(Context& ctx, kube::Client& client, const WaitRequest& re
 }
 
 }  // namespace gpuorch::cli
+
+namespace gpuorch::cli {
+
+void WaitPlan::add(const std::string& ns, WaitTarget target, const std::string& resource_version) {
+  auto& request = m_by_namespace[ns];
+  request.ns = ns;
+  request.targets.push_back(std::move(target));
+  if (request.resource_version.empty()) {
+    request.resource_version = resource_version;
+  }
+}
+
+int WaitPlan::wait(Context& ctx, kube::Client& client, WaitGoal goal, std::chrono::milliseconds timeout,
+                   bool stream_events) {
+  int code = 0;
+  for (auto& [ns, request] : m_by_namespace) {
+    request.goal = goal;
+    request.timeout = timeout;
+    request.stream_events = stream_events;
+    const int waited = wait_for_workloads(ctx, client, request);
+    if (waited == k_exit_interrupted) {
+      return waited;
+    }
+    code = std::max(code, waited);
+  }
+  return code;
+}
+
+}  // namespace gpuorch::cli

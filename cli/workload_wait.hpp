@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,24 @@ struct WaitRequest {
 /// (phase goals), 4 timed out, 1 API error or a target deleted while waiting
 /// for a phase, 130/143 interrupted.
 int wait_for_workloads(Context& ctx, kube::Client& client, const WaitRequest& request);
+
+/// The waits of one command, one request per namespace (each namespace is one
+/// watch). `add` records a target; the first write seen in a namespace gives
+/// the resourceVersion its watch starts from.
+class WaitPlan {
+ public:
+  void add(const std::string& ns, WaitTarget target, const std::string& resource_version);
+  [[nodiscard]] bool empty() const { return m_by_namespace.empty(); }
+
+  /// Waits for each namespace in turn (wait_for_workloads) with the same goal
+  /// and timeout. Returns the worst exit code, or k_exit_interrupted as soon as
+  /// one wait was interrupted; 0 without targets.
+  int wait(Context& ctx, kube::Client& client, WaitGoal goal, std::chrono::milliseconds timeout,
+           bool stream_events = true);
+
+ private:
+  std::map<std::string, WaitRequest> m_by_namespace;
+};
 
 /// "Running" / "Succeeded" / "deletion".
 std::string_view to_string(WaitGoal goal);
