@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <string_view>
 
 namespace gpuorch::sandbox {
 namespace {
@@ -198,6 +199,23 @@ std::optional<std::uint64_t> parse_rv(const std::string& s) {
     return std::nullopt;
   }
   return std::stoull(s);
+}
+
+// What a watcher with a selector sees of a change (`change` is ADDED,
+// MODIFIED or DELETED): an object that moves into its selection is ADDED for
+// it, one that moves out is DELETED, as the API server's watch cache reports;
+// "" when the watcher sees nothing.
+std::string_view seen_as(std::string_view change, bool was_matching, bool now_matches) {
+  if (change == "DELETED") {
+    return was_matching ? "DELETED" : "";
+  }
+  if (change == "ADDED") {
+    return now_matches ? "ADDED" : "";
+  }
+  if (now_matches) {
+    return was_matching ? "MODIFIED" : "ADDED";
+  }
+  return was_matching ? "DELETED" : "";
 }
 
 }  // namespace
@@ -475,18 +493,8 @@ void Store::notify(const HistoryEntry& entry) {
       w->note_progress(entry.rv);
       continue;
     }
-    const bool now_matches = w->matches(*entry.object);
-    const bool was_matching = entry.old != nullptr && w->matches(*entry.old);
-    std::string type;
-    if (entry.type == "DELETED") {
-      type = was_matching ? "DELETED" : "";
-    } else if (entry.type == "ADDED") {
-      type = now_matches ? "ADDED" : "";
-    } else if (now_matches) {
-      type = was_matching ? "MODIFIED" : "ADDED";
-    } else if (was_matching) {
-      type = "DELETED";
-    }
+    const std::string type(
+        seen_as(entry.type, entry.old != nullptr && w->matches(*entry.old), w->matches(*entry.object)));
     if (type.empty()) {
       w->note_progress(entry.rv);
       continue;
@@ -1066,20 +1074,9 @@ Result<std::shared_ptr<Watch>> Store::watch(const ResourceType& type, const std:
       if (e.rv <= *from || e.bucket != w->m_filter.bucket) {
         continue;
       }
-      const bool now_matches = w->matches(*e.object);
-      const bool was_matching = e.old != nullptr && w->matches(*e.old);
-      std::string t;
-      if (e.type == "DELETED") {
-        t = was_matching ? "DELETED" : "";
-      } else if (e.type == "ADDED") {
-        t = now_matches ? "ADDED" : "";
-      } else if (now_matches) {
-        t = was_matching ? "MODIFIED" : "ADDED";
-      } else if (was_matching) {
-        t = "DELETED";
-      }
+      const std::string_view t = seen_as(e.type, e.old != nullptr && w->matches(*e.old), w->matches(*e.object));
       if (!t.empty()) {
-        w->push(WatchEvent{t, e.object, e.rv});
+        w->push(WatchEvent{std::string(t), e.object, e.rv});
       }
     }
     w->note_progress(std::max(m_rv, *from));
