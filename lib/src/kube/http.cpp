@@ -343,7 +343,10 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, config.user_agent.c_str());
   if (!config.disable_compression && !request.no_compression) {
-    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    // gzip only, like client-go: kube-apiserver compresses nothing else (and only large
+    // responses), while offering br/zstd made servers that honour them spend far more on a
+    // small answer than the transfer saves.
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
   }
 
   if (request.method == "GET") {

@@ -1,7 +1,6 @@
 #include <gpuorch/kube/kubeconfig.hpp>
 
 #include <array>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -39,10 +38,54 @@ bool is_yaml11_false(std::string_view s) {
   return false;
 }
 
-bool is_yaml11_number(const std::string& s) {
-  static const std::regex k_number(
-      R"(^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?0x[0-9a-fA-F_]+$|^[-+]?0b[01_]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$)");
-  return std::regex_match(s, k_number);
+bool in_class(std::string_view s, std::string_view chars) {
+  return !s.empty() && s.find_first_not_of(chars) == std::string_view::npos;
+}
+
+// go-yaml v2's number forms, hand-written (a std::regex took longer to compile than the
+// whole kubeconfig to parse):
+//   [-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?   [-+]?0x[0-9a-fA-F_]+
+//   [-+]?0b[01_]+   [-+]?\.(inf|Inf|INF)   \.(nan|NaN|NAN)
+bool is_yaml11_number(std::string_view s) {
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") {
+    return true;
+  }
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+    s.remove_prefix(1);
+  }
+  if (s == ".inf" || s == ".Inf" || s == ".INF") {
+    return true;
+  }
+  if (s.substr(0, 2) == "0x") {
+    return in_class(s.substr(2), "0123456789abcdefABCDEF_");
+  }
+  if (s.substr(0, 2) == "0b") {
+    return in_class(s.substr(2), "01_");
+  }
+  constexpr std::string_view k_digits = "0123456789";
+  const auto exponent = s.find_first_of("eE");
+  std::string_view mantissa = s.substr(0, exponent);
+  if (exponent != std::string_view::npos) {
+    std::string_view e = s.substr(exponent + 1);
+    if (!e.empty() && (e.front() == '-' || e.front() == '+')) {
+      e.remove_prefix(1);
+    }
+    if (!in_class(e, k_digits)) {
+      return false;
+    }
+  }
+  if (!mantissa.empty() && mantissa.front() == '.') {
+    return in_class(mantissa.substr(1), k_digits);
+  }
+  if (mantissa.empty() || k_digits.find(mantissa.front()) == std::string_view::npos) {
+    return false;
+  }
+  const auto dot = mantissa.find('.');
+  if (!in_class(mantissa.substr(0, dot), "0123456789_")) {
+    return false;
+  }
+  return dot == std::string_view::npos || mantissa.size() == dot + 1 ||
+         in_class(mantissa.substr(dot + 1), "0123456789_");
 }
 
 ScalarKind resolve_scalar(const YAML::Node& node) {

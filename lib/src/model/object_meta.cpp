@@ -1,7 +1,7 @@
 #include <gpuorch/model/object_meta.hpp>
 
 #include <algorithm>
-#include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -12,17 +12,43 @@ namespace {
 
 using nlohmann::json;
 
-const std::regex& dns1123_label_re() {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  return re;
+// Hand-written matchers for the fixed name grammars: compiling the equivalent regular
+// expressions cost more than the rest of a `gpuorch submit` run's validation.
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
-const std::regex& dns1123_subdomain_re() {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return re;
+bool is_alnum(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
-const std::regex& qualified_name_re() {
-  static const std::regex re("([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]");
-  return re;
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool is_dns1123_label(std::string_view s) {
+  if (s.empty() || !is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return is_lower_alnum(c) || c == '-'; });
+}
+
+// labels joined by '.'
+bool is_dns1123_subdomain(std::string_view s) {
+  while (true) {
+    const auto dot = s.find('.');
+    if (!is_dns1123_label(s.substr(0, dot))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) {
+      return true;
+    }
+    s.remove_prefix(dot + 1);
+  }
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+bool is_qualified_name_part(std::string_view s) {
+  if (s.empty() || !is_alnum(s.front()) || !is_alnum(s.back())) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 Schema string_map_schema(std::string description) {
@@ -182,7 +208,7 @@ std::string check_dns1123_label(std::string_view value) {
   if (value.size() > 63) {
     return fmt::format("must be no more than 63 characters, got {}", value.size());
   }
-  if (!std::regex_match(value.begin(), value.end(), dns1123_label_re())) {
+  if (!is_dns1123_label(value)) {
     return "must be a lowercase RFC 1123 label: lower case letters, digits and '-', starting and ending with a "
            "letter or digit";
   }
@@ -193,7 +219,7 @@ std::string check_dns1123_subdomain(std::string_view value, std::size_t max_leng
   if (value.size() > max_length) {
     return fmt::format("must be no more than {} characters, got {}", max_length, value.size());
   }
-  if (!std::regex_match(value.begin(), value.end(), dns1123_subdomain_re())) {
+  if (!is_dns1123_subdomain(value)) {
     return "must be a lowercase RFC 1123 subdomain: lower case letters, digits, '-' and '.', starting and ending "
            "with a letter or digit";
   }
@@ -219,7 +245,7 @@ std::string check_qualified_name(std::string_view value) {
   if (name.size() > 63) {
     return fmt::format("name part must be no more than 63 characters, got {}", name.size());
   }
-  if (!std::regex_match(name.begin(), name.end(), qualified_name_re())) {
+  if (!is_qualified_name_part(name)) {
     return "name part must consist of letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
   }
   return {};
@@ -232,7 +258,7 @@ std::string check_label_value(std::string_view value) {
   if (value.size() > 63) {
     return fmt::format("must be no more than 63 characters, got {}", value.size());
   }
-  if (!std::regex_match(value.begin(), value.end(), qualified_name_re())) {
+  if (!is_qualified_name_part(value)) {
     return "must be empty or consist of letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
   }
   return {};

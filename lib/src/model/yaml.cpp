@@ -6,7 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -26,19 +26,85 @@ struct YamlFailure {
   std::string message;
 };
 
-bool matches(const std::string& s, const char* pattern) {
-  static thread_local std::unordered_map<const char*, std::regex> cache;
-  auto it = cache.find(pattern);
-  if (it == cache.end()) {
-    it = cache.emplace(pattern, std::regex(pattern, std::regex::ECMAScript)).first;
+// Hand-written matchers for the core schema's number forms: compiling the equivalent
+// std::regex objects cost more than parsing a whole manifest.
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_octal_digit(char c) {
+  return c >= '0' && c <= '7';
+}
+bool is_hex_digit(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool all_nonempty(std::string_view s, bool (*in_class)(char)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), in_class);
+}
+std::string_view without_sign(std::string_view s) {
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+    s.remove_prefix(1);
   }
-  return std::regex_match(s, it->second);
+  return s;
+}
+// Consumes up to `max` leading digits of s and returns how many.
+std::size_t take_digits(std::string_view& s, std::size_t max = std::string_view::npos) {
+  std::size_t n = 0;
+  while (n < s.size() && n < max && is_digit(s[n])) {
+    ++n;
+  }
+  s.remove_prefix(n);
+  return n;
 }
 
-constexpr const char* k_int_decimal = "[-+]?[0-9]+";
-constexpr const char* k_int_octal = "0o[0-7]+";
-constexpr const char* k_int_hex = "0x[0-9a-fA-F]+";
-constexpr const char* k_float = R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)";
+// [-+]?[0-9]+
+bool is_int_decimal(std::string_view s) {
+  return all_nonempty(without_sign(s), is_digit);
+}
+// 0o[0-7]+
+bool is_int_octal(std::string_view s) {
+  return s.size() > 2 && s.substr(0, 2) == "0o" && all_nonempty(s.substr(2), is_octal_digit);
+}
+// 0x[0-9a-fA-F]+
+bool is_int_hex(std::string_view s) {
+  return s.size() > 2 && s.substr(0, 2) == "0x" && all_nonempty(s.substr(2), is_hex_digit);
+}
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float(std::string_view s) {
+  s = without_sign(s);
+  if (!s.empty() && s.front() == '.') {
+    s.remove_prefix(1);
+    if (take_digits(s) == 0) {
+      return false;
+    }
+  } else {
+    if (take_digits(s) == 0) {
+      return false;
+    }
+    if (!s.empty() && s.front() == '.') {
+      s.remove_prefix(1);
+      take_digits(s);
+    }
+  }
+  if (!s.empty() && (s.front() == 'e' || s.front() == 'E')) {
+    return all_nonempty(without_sign(s.substr(1)), is_digit);
+  }
+  return s.empty();
+}
+// [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?
+bool is_date_prefixed(std::string_view s) {
+  if (take_digits(s, 4) != 4 || s.empty() || s.front() != '-') {
+    return false;
+  }
+  s.remove_prefix(1);
+  if (take_digits(s, 2) == 0 || s.empty() || s.front() != '-') {
+    return false;
+  }
+  s.remove_prefix(1);
+  if (take_digits(s, 2) == 0) {
+    return false;
+  }
+  return s.empty() || s.front() == 'T' || s.front() == 't' || s.front() == ' ';
+}
 
 // YAML 1.2 core schema resolution of a plain scalar.
 json resolve_plain(const std::string& s) {
@@ -51,7 +117,7 @@ json resolve_plain(const std::string& s) {
   if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) {
     return nullptr;
   }
-  if (matches(s, k_int_decimal)) {
+  if (is_int_decimal(s)) {
     std::int64_t v = 0;
     const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
     const auto [end, ec] = std::from_chars(begin, s.data() + s.size(), v);
@@ -65,7 +131,7 @@ json resolve_plain(const std::string& s) {
     }
     return std::stod(s);
   }
-  if (matches(s, k_int_octal) || matches(s, k_int_hex)) {
+  if (is_int_octal(s) || is_int_hex(s)) {
     std::uint64_t v = 0;
     const int base = s[1] == 'o' ? 8 : 16;
     const auto [end, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v, base);
@@ -74,7 +140,7 @@ json resolve_plain(const std::string& s) {
     }
     return s;
   }
-  if (matches(s, k_float)) {
+  if (is_float(s)) {
     const double d = std::stod(s);
     if (std::isfinite(d)) {
       return d;
@@ -158,7 +224,7 @@ bool looks_like_number_or_date(const std::string& s) {
     return std::isxdigit(static_cast<unsigned char>(ch)) != 0 ||
            std::string_view("xXoO._:+-eE").find(ch) != std::string_view::npos;
   });
-  return numeric_chars || matches(s, R"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?)");
+  return numeric_chars || is_date_prefixed(s);
 }
 
 bool is_reserved_word(const std::string& s) {

@@ -109,6 +109,22 @@ TEST_CASE("parse_kubeconfig types plain scalars like YAML 1.1, as kubectl does")
   CHECK(config.users.at("u").username == "yes");
 }
 
+TEST_CASE("parse_kubeconfig: which plain tokens are YAML 1.1 numbers") {
+  // Numbers in go-yaml v2's sense: a string field holding one is a type error.
+  for (const char* number : {"1", "-1", "+1_000", "1.5", "1.", "1._5", ".5", "-.5", "1e5", "1.5E-3", "0x1F", "0x_a",
+                             "-0b101", ".inf", "-.Inf", "+.INF", ".nan", ".NaN"}) {
+    CAPTURE(number);
+    CHECK(parse_error(std::string("users: [{name: u, user: {token: ") + number + "}}]")
+              .find("expected a string, got a number") != std::string::npos);
+  }
+  // Strings: everything else, however close.
+  for (const char* text :
+       {"e5", "1e", "1e+", ".", "_1", "0x", "0xg", "0b2", "1.5.2", "-.nan", "1e5e5", "+", "..5", "16Gi", "1_000x"}) {
+    CAPTURE(text);
+    CHECK(parse_ok(std::string("users: [{name: u, user: {token: ") + text + "}}]").users.at("u").token == text);
+  }
+}
+
 TEST_CASE("parse_kubeconfig rejects malformed documents naming file and field") {
   CHECK(parse_error("clusters: {}") ==
         "error loading kubeconfig \"/k/config\": clusters: expected a list of {name, cluster}, got an object (line "

@@ -267,3 +267,35 @@ TEST_CASE("Phases and conditions") {
 }
 
 }  // namespace gpuorch::model
+
+TEST_CASE("object names: the RFC 1123 and qualified-name grammars at their edges") {
+  using gpuorch::model::check_dns1123_label;
+  using gpuorch::model::check_dns1123_subdomain;
+  using gpuorch::model::check_label_value;
+  using gpuorch::model::check_qualified_name;
+  for (const char* ok : {"a", "0", "a-b", "a--0", "llama-3-8b"}) {
+    CAPTURE(ok);
+    CHECK(check_dns1123_label(ok).empty());
+    CHECK(check_dns1123_subdomain(ok).empty());
+  }
+  for (const char* bad : {"", "-a", "a-", "A", "a_b", "a.b", "a b"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(check_dns1123_label(bad).empty());
+  }
+  CHECK(check_dns1123_subdomain("a.b-c.0").empty());
+  for (const char* bad : {"", ".a", "a.", "a..b", "a.-b", "a-.b", "a.B"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(check_dns1123_subdomain(bad).empty());
+  }
+  for (const char* ok : {"a", "A_b.c-D", "gpuorch.io/workload", "x.y/Z9"}) {
+    CAPTURE(ok);
+    CHECK(check_qualified_name(ok).empty());
+  }
+  for (const char* bad : {"_a", "a_", "a/b/c", "-", "a b", "Bad.Prefix/x", "/x", "x/"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(check_qualified_name(bad).empty());
+  }
+  CHECK(check_label_value("").empty());
+  CHECK(check_label_value("v1.2_3-x").empty());
+  CHECK_FALSE(check_label_value(".v").empty());
+}

@@ -45,6 +45,21 @@ block: |
   CHECK(v["block"] == "line one\nline two\n");
 }
 
+TEST_CASE("YAML core schema: the edges of the number forms") {
+  const auto docs = parse(R"(
+ints: [-0, +12, 0o0, 0xAbC]
+floats: [1., -1.e2, +.5E+1, 7e-0]
+strings: [+, ., .e1, 1e, 1e+, 0o8, 0o, 0x, 0xg, 1.5e, 1.2.3, 12a, -0o7, +0x1]
+)");
+  REQUIRE(docs.size() == 1);
+  const json& v = docs[0].value;
+  CHECK(v["ints"] == json::parse(R"([0, 12, 0, 2748])"));
+  CHECK(v["floats"] == json::parse(R"([1.0, -100.0, 5.0, 7.0])"));
+  CHECK(v["strings"] ==
+        json::parse(
+            R"(["+", ".", ".e1", "1e", "1e+", "0o8", "0o", "0x", "0xg", "1.5e", "1.2.3", "12a", "-0o7", "+0x1"])"));
+}
+
 TEST_CASE("YAML streams keep positions of keys and values") {
   const auto docs = parse("a: 1\n---\n---\n# only a comment\n---\nspec:\n  gpuCount: 0\n  tags:\n  - x\n  - {k: v}\n");
   REQUIRE(docs.size() == 2);  // empty documents are skipped
