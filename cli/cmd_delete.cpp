@@ -31,6 +31,7 @@ struct DeleteOptions {
   std::string timeout = "0";
   bool ignore_not_found = false;
   std::string output;
+  std::string dry_run = "none";
 };
 
 struct Target {
@@ -102,6 +103,9 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
   if (!opts.names.empty() && !opts.filenames.empty()) {
     return usage_error(ctx, "names cannot be combined with -f");
   }
+  if (opts.wait && opts.dry_run != "none") {
+    return usage_error(ctx, "--wait cannot be used with --dry-run");
+  }
   auto timeout = kube::parse_request_timeout(opts.timeout);
   if (!timeout) {
     return usage_error(ctx, "--timeout: " + timeout.error().message());
@@ -145,6 +149,9 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
   WaitPlan waits;
   kube::DeleteOptions delete_options;
   delete_options.propagation_policy = "Background";
+  // server: the API server checks the deletion (existence, preconditions, admission) and
+  // stores nothing; client: nothing is sent for the named objects, as in kubectl.
+  delete_options.dry_run = opts.dry_run == "server";
   for (auto& target : targets) {
     if (target.ns.empty()) {
       target.ns = context_ns;
@@ -153,6 +160,14 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
                  << "\" does not match the namespace \"" << ctx.global.namespace_name
                  << "\". You must pass '--namespace=" << target.ns << "' to perform this operation.\n";
       code = std::max<int>(code, k_exit_error);
+      continue;
+    }
+    if (opts.dry_run == "client") {
+      if (opts.output == "name") {
+        ctx.io.out << object_reference(target.name) << '\n';
+      } else {
+        ctx.io.out << quoted_reference(target.name) << " deleted" << dry_run_suffix(opts.dry_run) << '\n';
+      }
       continue;
     }
     auto answer = client.remove(gvr, target.ns, target.name, delete_options);
@@ -167,7 +182,7 @@ int run_delete(Context& ctx, const DeleteOptions& opts) {
     if (opts.output == "name") {
       ctx.io.out << object_reference(target.name) << '\n';
     } else {
-      ctx.io.out << quoted_reference(target.name) << " deleted\n";
+      ctx.io.out << quoted_reference(target.name) << " deleted" << dry_run_suffix(opts.dry_run) << '\n';
     }
     // While finalizers hold it, the answer is the object, marked for deletion.
     if (opts.wait && answer->value("kind", std::string()) == model::k_workload_kind) {
@@ -209,6 +224,27 @@ void setup_delete(CLI::App& root, Context& ctx) {
   cmd->add_option("-o,--output", opts->output, "Output format: name")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"name"}));
+  // --dry-run alone means client, as in kubectl; a mode only after '=' (kubectl's
+  // NoOptDefVal), so `delete --dry-run NAME` keeps NAME a name.
+  const CLI::Validator dry_run_mode(
+      [](std::string& value) -> std::string {
+        // A bare flag reads "true"; kubectl's deprecated =true and =false still work.
+        if (value == "true") {
+          value = "client";
+        } else if (value == "false") {
+          value = "none";
+        }
+        if (value == "none" || value == "client" || value == "server") {
+          return {};
+        }
+        return value + " not in {none,client,server}";
+      },
+      "{none,client,server}");
+  cmd->add_flag("--dry-run", opts->dry_run,
+                "client (print what would be deleted, send no deletion; the default of --dry-run alone), server "
+                "(the server checks the deletion and keeps the objects) or none")
+      ->option_text("[=MODE]:{none,client,server}")
+      ->transform(dry_run_mode);
   cmd->callback([&ctx, opts] {
     ctx.cooperative_cancel = true;
     ctx.run = [&ctx, opts] { return run_delete(ctx, *opts); };

@@ -180,7 +180,8 @@ class Engine {
     if (!m_after_dashes && current.starts_with("--") && current.find('=') != std::string::npos) {
       const auto eq = current.find('=');
       CLI::Option* opt = find_flag(*m_command, current.substr(0, eq));
-      if (opt == nullptr || !takes_value(*opt)) {
+      // A flag whose mode may follow after '=' (delete --dry-run=server) completes its modes.
+      if (opt == nullptr || (!takes_value(*opt) && choices_of(*opt).empty())) {
         return {{}, k_complete_error};
       }
       return value_completions(*opt, current.substr(eq + 1), current.substr(0, eq + 1));

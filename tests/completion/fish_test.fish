@@ -35,6 +35,7 @@ expect "gpuorch " "completion$tab"'Print the shell completion script for bash, z
 expect "gpuorch ver" "version$tab"'Print the gpuorch version'
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch delete --ign" "--ignore-not-found$tab"'Treat a GPUWorkload that does not exist as deleted'
+expect "gpuorch delete --dry-run=s" --dry-run=server
 expect "gpuorch completion " bash fish zsh
 expect "gpuorch completion z" zsh
 expect "gpuorch version --out" "--output$tab"'Output format'

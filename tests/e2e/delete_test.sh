@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpuorch delete against the sandbox: kubectl's messages, NotFound, the
 # finalizer holding the object until a reconciler removes it, --wait with a
-# watch, --timeout, --all, -l and -f.
+# watch, --timeout, --all, -l, -f and --dry-run.
 source "$(dirname "$0")/lib.sh"
 start_with_crd --nodes 1
 
@@ -69,6 +69,21 @@ printf 'apiVersion: gpuorch.io/v1alpha1\nkind: GPUWorkload\nmetadata: {name: f1}
 g submit -f "$WORK/f1.yaml" >/dev/null
 run_g delete -f "$WORK/f1.yaml"
 expect_eq "$OUT" 'gpuworkload.gpuorch.io "f1" deleted' "delete -f"
+
+# --dry-run: nothing is deleted. client sends nothing (a missing name is printed too);
+# server has the API server check each deletion (NotFound included).
+workload dry "" d
+run_g delete dry nope --dry-run
+expect_eq "$RC:$OUT" $'0:gpuworkload.gpuorch.io "dry" deleted (dry run)\ngpuworkload.gpuorch.io "nope" deleted (dry run)' "--dry-run=client"
+run_g delete dry --dry-run=server
+expect_eq "$RC:$OUT" '0:gpuworkload.gpuorch.io "dry" deleted (server dry run)' "--dry-run=server"
+run_g delete nope --dry-run=server
+expect_eq "$RC:$ERR" '1:Error from server (NotFound): gpuworkloads.gpuorch.io "nope" not found' "--dry-run=server of a missing name"
+run_g delete -l team=d --dry-run=server -o name
+expect_eq "$RC:$OUT" "0:gpuworkload.gpuorch.io/dry" "--dry-run=server -l"
+expect_eq "$(kc get gpuworkload dry -o jsonpath='{.metadata.name}:{.metadata.deletionTimestamp}')" "dry:" "dry is still there, not marked for deletion"
+run_g delete dry
+expect_eq "$RC" 0 "delete after the dry runs"
 
 # Nothing named: a usage error.
 run_g delete

@@ -99,6 +99,10 @@ TEST_CASE("submit, get and delete: their flags and values") {
   CHECK(f.values({"get", "-o", ""}) == Strings{"wide", "json", "yaml", "name", "jsonpath=", "custom-columns="});
   CHECK(f.values({"get", "--wat"}) == Strings{"--watch", "--watch-only"});
   CHECK(f.values({"delete", "--ig"}) == Strings{"--ignore-not-found"});
+  // delete's --dry-run takes its mode only after '=', and completes it there.
+  CHECK(f.values({"delete", "--dry"}) == Strings{"--dry-run"});
+  CHECK(f.values({"delete", "--dry-run="}) == Strings{"--dry-run=none", "--dry-run=client", "--dry-run=server"});
+  CHECK(f.values({"delete", "--dry-run", "s"}).empty());  // a name (none here), not a mode
   CHECK(complete(f.ctx, *f.app, {"submit", "-f", ""}).directive == k_complete_files);
 }
 
