@@ -16,6 +16,7 @@ if(GPUORCH_BUILD_TESTS)
   # Tools the obs tests run; a missing one makes those tests fail, not skip.
   find_program(GPUORCH_PROMTOOL promtool)                    # prometheus
   find_program(GPUORCH_PUSHGATEWAY prometheus-pushgateway)   # prometheus-pushgateway
+  find_program(GPUORCH_PROMETHEUS prometheus)                # prometheus (the server, for the scrape test)
 endif()
 if(GPUORCH_BUILD_BENCHMARKS)
   find_package(benchmark 1.7 REQUIRED CONFIG)        # libbenchmark-dev
