@@ -8,10 +8,12 @@ namespace gpuorch::kube {
 
 namespace {
 
-/// Errors that retrying cannot fix (as LeaseLock::acquire judges them).
+/// Errors that retrying cannot fix (as LeaseLock::acquire judges them), and
+/// a missing namespace (creating the Lease answers 404 only then): waiting
+/// silently for someone to create it helps nobody.
 bool is_permanent(const Error& e) {
   return e.code() == ErrorCode::auth || e.code() == ErrorCode::invalid || e.code() == ErrorCode::usage ||
-         e.code() == ErrorCode::config;
+         e.code() == ErrorCode::config || e.code() == ErrorCode::not_found;
 }
 
 /// client-go jitters the campaign's retry period by up to 120 %; gpuorch by
@@ -31,6 +33,11 @@ LeaderElector::LeaderElector(std::shared_ptr<LeaseLock> lock, LeaderCallbacks ca
 std::string LeaderElector::leader() const {
   std::lock_guard lock(m_mutex);
   return m_leader;
+}
+
+std::string LeaderElector::last_error() const {
+  std::lock_guard lock(m_mutex);
+  return m_last_error;
 }
 
 void LeaderElector::observe_holder() {
@@ -71,6 +78,10 @@ Status LeaderElector::run(std::stop_token stop, const std::function<void(std::st
       return {};
     }
     auto attempt = m_lock->try_acquire_or_renew();
+    {
+      std::lock_guard lock(m_mutex);
+      m_last_error = attempt.ok() ? std::string() : attempt.error().message();
+    }
     observe_holder();
     if (attempt.ok() && *attempt) {
       break;

@@ -29,11 +29,7 @@ WatchMetrics::WatchMetrics(Registry& registry, const std::vector<std::string>& r
                                  {"resource"})),
       m_synced(registry.gauge(metric_names::k_informer_synced,
                               "1 once the informer of a resource has its first complete list cached, else 0.",
-                              {"resource"})),
-      m_leader(registry.gauge(metric_names::k_leader,
-                              "1 while this process holds the leader-election Lease name, else 0.", {"name"})),
-      m_transitions(registry.counter(metric_names::k_leader_transitions_total,
-                                     "Times this process became the leader of the Lease name.", {"name"})) {
+                              {"resource"})) {
   for (const auto& resource : resources) {
     m_reconnects.with({resource});
     m_relists.with({resource});
@@ -41,7 +37,14 @@ WatchMetrics::WatchMetrics(Registry& registry, const std::vector<std::string>& r
   }
 }
 
-void WatchMetrics::set_leader(std::string_view name, bool leading) {
+LeaderMetrics::LeaderMetrics(Registry& registry)
+    : m_leader(registry.gauge(metric_names::k_leader,
+                              "1 while this process holds the leader-election Lease name, else 0.", {"name"})),
+      m_transitions(registry.counter(metric_names::k_leader_transitions_total,
+                                     "Times this process became the leader of the Lease name.", {"name"})) {}
+
+void LeaderMetrics::set_leader(std::string_view name, bool leading) {
+  std::lock_guard lock(m_mutex);
   Gauge& gauge = m_leader.with({name});
   const bool was_leading = gauge.value() != 0;
   gauge.set(leading ? 1 : 0);

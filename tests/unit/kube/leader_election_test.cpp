@@ -138,7 +138,7 @@ struct Cluster {
     std::shared_ptr<LeaseLock> lock;
   };
   Candidate candidate(const std::string& identity, std::chrono::seconds lease = 15s, std::chrono::seconds renew = 10s,
-                      std::chrono::seconds retry = 2s) {
+                      std::chrono::seconds retry = 2s, const std::string& lease_namespace = "default") {
     TransportConfig transport_config;
     transport_config.ca_pem = config.ca_pem;
     Candidate c;
@@ -151,7 +151,7 @@ struct Cluster {
     deps.transport = c.transport;
     c.client = Client::create(config, options, Environment({}), deps).value_or_throw();
     LeaseLockConfig lock_config;
-    lock_config.lease_namespace = "default";
+    lock_config.lease_namespace = lease_namespace;
     lock_config.name = "gpuorch-reconciler";
     lock_config.identity = identity;
     lock_config.lease_duration = lease;
@@ -394,4 +394,34 @@ TEST_CASE("leader election: stop while campaigning returns at once - work never 
   CHECK(rb.ok());
   CHECK_FALSE(worked);
   CHECK(cluster.holder() == "a");
+}
+
+TEST_CASE("leader election: a missing Lease namespace is an error at once - a standby reports read errors") {
+  Cluster cluster;
+  auto a = cluster.candidate("a", 15s, 10s, 2s, "no-such-namespace");
+  LeaderElector elector(a.lock, {}, std::make_shared<FixedRandom>(0));
+  bool worked = false;
+  const auto result = elector.run(std::stop_token(), [&](std::stop_token) { worked = true; });
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code() == ErrorCode::not_found);
+  CHECK(result.error().message().starts_with("leader election on lease no-such-namespace/gpuorch-reconciler: "));
+  CHECK_FALSE(worked);
+  CHECK_FALSE(elector.last_error().empty());
+
+  // A standby whose requests fail says why; once they succeed again it does not.
+  auto b = cluster.candidate("b");
+  auto c = cluster.candidate("c");
+  REQUIRE(b.lock->try_acquire_or_renew().value());
+  LeaderElector standby(c.lock, {}, std::make_shared<FixedRandom>(0));
+  std::stop_source stop;
+  std::thread runner([&] { (void)standby.run(stop.get_token(), [](std::stop_token) {}); });
+  REQUIRE(advance_until(*cluster.clock, 100ms, 5s, [&] { return standby.leader() == "b"; }));
+  CHECK(standby.last_error().empty());
+  c.transport->cut = true;
+  REQUIRE(advance_until(*cluster.clock, 100ms, 5s, [&] { return !standby.last_error().empty(); }));
+  CHECK(standby.last_error().find("cut by the test") != std::string::npos);
+  c.transport->cut = false;
+  REQUIRE(advance_until(*cluster.clock, 100ms, 5s, [&] { return standby.last_error().empty(); }));
+  stop.request_stop();
+  runner.join();
 }

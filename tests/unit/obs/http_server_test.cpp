@@ -13,13 +13,13 @@
 #include <gpuorch/obs/reconcile_metrics.hpp>
 #include <gpuorch/obs/watch_metrics.hpp>
 
-#include "unit/obs/process.hpp"
+#include "support/process.hpp"
 
 using gpuorch::Error;
 using gpuorch::ErrorCode;
 using gpuorch::Status;
 using namespace gpuorch::obs;
-using namespace gpuorch::obs::testing;
+using namespace gpuorch::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -204,8 +204,9 @@ TEST_CASE("a real Prometheus scrapes the endpoint server and answers queries abo
   Registry registry;
   ReconcileMetrics metrics(registry);
   WatchMetrics watch(registry, {"gpuworkloads"});
+  LeaderMetrics leader(registry);
   metrics.workload_scheduled(5);
-  watch.set_leader("gpuorch-reconciler", true);
+  leader.set_leader("gpuorch-reconciler", true);
   auto server = EndpointServer::start(loopback_any_port(), Endpoints{&registry, false, {}, false, {}}, "test");
   REQUIRE(server.ok());
   TempDir dir;

@@ -30,7 +30,7 @@ TEST_CASE("watch metrics: every family at zero before the loop does anything") {
                  "gpuorch_watch_reconnects_total{resource=\"nodes\"} 0\n"));
   CHECK(contains(text, "gpuorch_watch_relists_total{resource=\"nodes\"} 0\n"));
   CHECK(contains(text, "gpuorch_informer_synced{resource=\"gpuworkloads\"} 0\n"));
-  // Without leader election the leader families have no samples.
+  // The leader families belong to LeaderMetrics.
   CHECK_FALSE(contains(text, "gpuorch_leader_election_master_status"));
 }
 
@@ -46,7 +46,8 @@ TEST_CASE("watch metrics: queue - work - watch and leader updates") {
   metrics.watch_reconnected("pods");
   metrics.watch_relisted("pods");
   metrics.set_informer_synced("pods", true);
-  metrics.set_leader("gpuorch-reconciler", false);
+  LeaderMetrics leader(registry);
+  leader.set_leader("gpuorch-reconciler", false);
   auto text = registry.expose();
   CHECK(contains(text, "gpuorch_workqueue_depth 7\n"));
   CHECK(contains(text, "gpuorch_workqueue_adds_total 2\n"));
@@ -60,10 +61,10 @@ TEST_CASE("watch metrics: queue - work - watch and leader updates") {
   CHECK(contains(text, "gpuorch_leader_election_master_status{name=\"gpuorch-reconciler\"} 0\n"));
   CHECK(contains(text, "gpuorch_leader_election_transitions_total{name=\"gpuorch-reconciler\"} 0\n"));
   // Becoming leader twice (lost in between) is two transitions; staying leader is none.
-  metrics.set_leader("gpuorch-reconciler", true);
-  metrics.set_leader("gpuorch-reconciler", true);
-  metrics.set_leader("gpuorch-reconciler", false);
-  metrics.set_leader("gpuorch-reconciler", true);
+  leader.set_leader("gpuorch-reconciler", true);
+  leader.set_leader("gpuorch-reconciler", true);
+  leader.set_leader("gpuorch-reconciler", false);
+  leader.set_leader("gpuorch-reconciler", true);
   text = registry.expose();
   CHECK(contains(text, "gpuorch_leader_election_master_status{name=\"gpuorch-reconciler\"} 1\n"));
   CHECK(contains(text, "gpuorch_leader_election_transitions_total{name=\"gpuorch-reconciler\"} 2\n"));

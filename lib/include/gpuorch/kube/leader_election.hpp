@@ -59,13 +59,17 @@ class LeaderElector {
   ///   process restarts as a fresh candidate rather than trusting state it
   ///   built as leader);
   /// - an error when campaigning fails for good (Forbidden, Unauthorized,
-  ///   invalid configuration). Transient API errors are retried.
+  ///   invalid configuration, the Lease's namespace missing). Transient API
+  ///   errors are retried.
   Status run(std::stop_token stop, const std::function<void(std::stop_token)>& lead);
 
   /// True while leading (between on_started_leading and on_stopped_leading).
   [[nodiscard]] bool is_leader() const { return m_leading.load(); }
   /// The last holder this candidate saw ("" when none yet).
   [[nodiscard]] std::string leader() const;
+  /// Why the last attempt to read or take the Lease failed; "" after one
+  /// succeeded (a standby's readiness: it could take over).
+  [[nodiscard]] std::string last_error() const;
   [[nodiscard]] const LeaseLock& lock() const { return *m_lock; }
 
  private:
@@ -77,6 +81,7 @@ class LeaderElector {
   std::atomic<bool> m_leading{false};
   mutable std::mutex m_mutex;
   std::string m_leader;
+  std::string m_last_error;
   bool m_seen_any = false;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +43,6 @@ inline constexpr const char* k_leader_transitions_total = "gpuorch_leader_electi
 ///   gpuorch_watch_reconnects_total{resource}         counter    watch streams re-opened after they ended or broke
 ///   gpuorch_watch_relists_total{resource}            counter    full re-lists (410 Gone, or a resync)
 ///   gpuorch_informer_synced{resource}                gauge      1 once the informer's first list is in its cache
-///   gpuorch_leader_election_master_status{name}      gauge      1 while this process holds the Lease `name`
-///   gpuorch_leader_election_transitions_total{name}  counter    times this process became leader
 ///
 /// `resources` (e.g. "gpuworkloads", "jobs", "pods", "nodes") get their
 /// counters and gauges at zero up front, so rate() and absent() work at once.
@@ -62,15 +61,10 @@ class WatchMetrics {
   void watch_relisted(std::string_view resource) { m_relists.with({resource}).inc(); }
   void set_informer_synced(std::string_view resource, bool synced) { m_synced.with({resource}).set(synced ? 1 : 0); }
 
-  /// Records leadership of the Lease `name`; a change to leading counts a transition.
-  void set_leader(std::string_view name, bool leading);
-
   [[nodiscard]] GaugeFamily& queue_depth() { return m_depth_family; }
   [[nodiscard]] CounterFamily& reconnects() { return m_reconnects; }
   [[nodiscard]] CounterFamily& relists() { return m_relists; }
   [[nodiscard]] GaugeFamily& informer_synced() { return m_synced; }
-  [[nodiscard]] GaugeFamily& leader() { return m_leader; }
-  [[nodiscard]] CounterFamily& leader_transitions() { return m_transitions; }
   [[nodiscard]] HistogramFamily& work_duration() { return m_work_family; }
   [[nodiscard]] HistogramFamily& queue_duration() { return m_queue_family; }
 
@@ -88,6 +82,23 @@ class WatchMetrics {
   CounterFamily& m_reconnects;
   CounterFamily& m_relists;
   GaugeFamily& m_synced;
+};
+
+/// Leader election's metrics (client-go's leader_election_master_status,
+/// with the gpuorch_ prefix), registered only by processes that elect:
+///
+///   gpuorch_leader_election_master_status{name}      gauge      1 while this process holds the Lease `name`
+///   gpuorch_leader_election_transitions_total{name}  counter    times this process became leader
+class LeaderMetrics {
+ public:
+  explicit LeaderMetrics(Registry& registry);
+  /// Records leadership of the Lease `name`; a change to leading counts a transition.
+  void set_leader(std::string_view name, bool leading);
+  [[nodiscard]] GaugeFamily& leader() { return m_leader; }
+  [[nodiscard]] CounterFamily& transitions() { return m_transitions; }
+
+ private:
+  std::mutex m_mutex;
   GaugeFamily& m_leader;
   CounterFamily& m_transitions;
 };
