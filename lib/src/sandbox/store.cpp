@@ -116,6 +116,17 @@ json without_volatile(const json& object) {
   return copy;
 }
 
+// managedFields as they compare for a no-op: the entries without their time.
+json managed_fields_without_time(const json& object) {
+  json fields = object.contains("metadata") ? object["metadata"].value("managedFields", json::array()) : json::array();
+  for (auto& entry : fields) {
+    if (entry.is_object()) {
+      entry.erase("time");
+    }
+  }
+  return fields;
+}
+
 void set_crd_status(json& crd) {
   const json spec = crd.value("spec", json::object());
   json status = crd.value("status", json::object());
@@ -864,7 +875,9 @@ Result<json> Store::update_locked(const ResourceType& type, const std::string& n
   // list resets them and the writer owns everything.
   const json* old_fields = lookup_managed_fields(*old);
   const json* new_fields = lookup_managed_fields(updated);
-  const bool client_fields = new_fields != nullptr && (old_fields == nullptr || *old_fields != *new_fields);
+  // Server-side apply computed the fields itself (managed_fields_done): they are not the client's.
+  const bool client_fields =
+      !managed_fields_done && new_fields != nullptr && (old_fields == nullptr || *old_fields != *new_fields);
   if (client_fields && new_fields->is_array() && new_fields->empty()) {
     updated["metadata"].erase("managedFields");
     managed_fields::record_update(nullptr, updated,
@@ -876,8 +889,11 @@ Result<json> Store::update_locked(const ResourceType& type, const std::string& n
                                    sub == Subresource::status ? std::string("status") : std::string(), !type.custom});
   }
   updated["metadata"]["resourceVersion"] = meta_string(*old, "resourceVersion");
-  if (!client_fields && without_volatile(updated) == without_volatile(*old)) {
-    return *old;  // a no-op write does not produce a new version
+  // A no-op write does not produce a new version; for server-side apply that
+  // also means the same owners (only the apply's timestamp would differ).
+  if (!client_fields && without_volatile(updated) == without_volatile(*old) &&
+      (!managed_fields_done || managed_fields_without_time(updated) == managed_fields_without_time(*old))) {
+    return *old;
   }
   if (dry_run) {
     return updated;
