@@ -22,6 +22,8 @@ packages=(
   openssl hyperfine
   # promtool (metrics and alert rule checks) and a Pushgateway for the obs tests
   prometheus prometheus-pushgateway
+  # packages and the container tree: CPack's .deb (dpkg-shlibdeps, file), lintian, the CA bundle
+  dpkg-dev file lintian ca-certificates
 )
 
 missing=()
