@@ -17,6 +17,8 @@ std::span<const CommandSpec> command_table() {
       CommandSpec{"simulate", setup_simulate},
       CommandSpec{"sandbox", setup_sandbox},
       CommandSpec{"reconcile", setup_reconcile},
+      CommandSpec{"install", setup_install},
+      CommandSpec{"uninstall", setup_uninstall},
   };
   return k_commands;
 }

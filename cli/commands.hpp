@@ -33,6 +33,8 @@ void setup_delete(CLI::App& root, Context& ctx);
 void setup_describe(CLI::App& root, Context& ctx);
 void setup_completion(CLI::App& root, Context& ctx);
 void setup_reconcile(CLI::App& root, Context& ctx);
+void setup_install(CLI::App& root, Context& ctx);
+void setup_uninstall(CLI::App& root, Context& ctx);
 
 /// The hidden `gpuorch __complete WORD...` the completion scripts call
 /// (cmd_completion.cpp). It runs before flag parsing, so that the words being

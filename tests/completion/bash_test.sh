@@ -26,7 +26,7 @@ failures=0
 # shellcheck disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/bash_lib.sh"
 
-expect "gpuorch " submit get describe delete version validate crd completion simulate sandbox reconcile
+expect "gpuorch " submit get describe delete version validate crd completion simulate sandbox reconcile install uninstall
 expect "gpuorch ver" version
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch get -o j" json jsonpath=
@@ -46,7 +46,7 @@ expect "gpuorch -v 1" 1
 expect "gpuorch --context prod -n ml ver" version
 expect "gpuorch version --insecure" --insecure-skip-tls-verify
 expect "gpuorch version -o json --ou"
-expect "gpuorch --token secret " submit get describe delete version validate crd completion simulate sandbox reconcile
+expect "gpuorch --token secret " submit get describe delete version validate crd completion simulate sandbox reconcile install uninstall
 expect "gpuorch --insecure-skip-tls-verify ver" version
 expect "gpuorch -n ml completion b" bash
 

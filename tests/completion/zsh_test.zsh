@@ -65,7 +65,7 @@ expect() {
 }
 
 # The first call autoloads _gpuorch from fpath (the autoload branch of the script).
-expect "gpuorch " submit get describe delete version validate crd completion simulate sandbox reconcile
+expect "gpuorch " submit get describe delete version validate crd completion simulate sandbox reconcile install uninstall
 expect "gpuorch ver" version
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch get -o j" json jsonpath=

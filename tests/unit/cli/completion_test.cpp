@@ -77,6 +77,16 @@ TEST_CASE("reconcile: its flags and their fixed values complete") {
   CHECK(f.values({"reconcile", "--dry-run", "--dry"}).empty());  // a flag already given is not offered again
 }
 
+TEST_CASE("install and uninstall: their flags and fixed values complete") {
+  Fixture f;
+  CHECK(f.values({"ins"}) == Strings{"install"});
+  CHECK(f.values({"un"}) == Strings{"uninstall"});
+  CHECK(f.values({"install", "--mode", ""}) == Strings{"cronjob", "deployment"});
+  CHECK(f.values({"install", "-o", ""}) == Strings{"yaml", "json", "name"});
+  CHECK(f.values({"uninstall", "--k"}) == Strings{"--keep-crd"});
+  CHECK(f.values({"uninstall", "--force", "--fo"}).empty());  // a flag already given is not offered again
+}
+
 TEST_CASE("a command added later is completed without further work, hidden ones are not") {
   Fixture f;
   bool wait = false;

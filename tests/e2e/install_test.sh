@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# gpuorch install / uninstall against the sandbox: the embedded manifests agree
+# with kubectl kustomize of packaging/kubernetes, server-side apply with the
+# field manager gpuorch, --schedule and --image, idempotence, dry runs, the
+# refusal to delete the CRD under existing GPUWorkloads, --keep-crd, --force
+# (Jobs, then the finalizer), and the deletion order.
+source "$(dirname "$0")/lib.sh"
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+start_sandbox --nodes 1
+
+# kubectl's canonical JSON of a manifest stream, objects sorted by kind and name.
+canonical() {
+  kc create --dry-run=client -o json -f "$1" | jq -S -s '[.[] | if .kind == "List" then .items[] else . end] | sort_by(.kind, .metadata.name)'
+}
+
+# --print is what kubectl kustomize builds from the same files.
+for mode in cronjob deployment; do
+  run_g install --print --mode "$mode"
+  expect_eq "$RC" 0 "install --print --mode $mode: $ERR"
+  printf '%s\n' "$OUT" >"$WORK/print-$mode.yaml"
+  kubectl kustomize "$SRC/packaging/kubernetes/$mode" >"$WORK/kustomize-$mode.yaml" || fail "kubectl kustomize for $mode"
+  canonical "$WORK/print-$mode.yaml" >"$WORK/a.json"
+  canonical "$WORK/kustomize-$mode.yaml" >"$WORK/b.json"
+  diff -u "$WORK/b.json" "$WORK/a.json" >"$WORK/diff" || fail "install --print --mode $mode differs from kubectl kustomize:
+$(head -40 "$WORK/diff")"
+done
+
+# Bad input: exit 2, nothing sent.
+run_g install --mode sidecar --image x
+expect_eq "$RC" 2 "unknown mode"
+run_g install --schedule '*/5 * * *' --image x
+expect_eq "$RC:$ERR" '2:error: --schedule "*/5 * * *": expected exactly 5 fields, found 4: */5 * * *' "bad schedule"
+run_g install
+expect_eq "$RC" 2 "no --image"
+expect_contains "$ERR" "--image is required" "no --image"
+expect_fail "nothing was applied by the failures" kc get namespace gpuorch-system
+
+# The real install.
+run_g install --image registry.example/gpuorch:test --schedule '*/5 * * * *'
+expect_eq "$RC" 0 "install: $ERR"
+expect_eq "$(head -1 <<<"$OUT")" "namespace/gpuorch-system serverside-applied" "the namespace goes first"
+expect_contains "$OUT" "customresourcedefinition.apiextensions.k8s.io/gpuworkloads.gpuorch.io serverside-applied" "CRD line"
+expect_eq "$(tail -1 <<<"$OUT")" "cronjob.batch/gpuorch-reconcile serverside-applied" "the CronJob goes last"
+expect_eq "$(kc get crd gpuworkloads.gpuorch.io -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" True "CRD Established"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.spec.schedule}')" '*/5 * * * *' "schedule"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.spec.jobTemplate.spec.template.spec.containers[*].image}')" \
+  registry.example/gpuorch:test "image"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.metadata.managedFields[*].manager}')" gpuorch "field manager"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.metadata.managedFields[*].operation}')" Apply "apply operation"
+kc -n gpuorch-system get serviceaccount gpuorch-reconciler >/dev/null || fail "no ServiceAccount"
+kc get clusterrolebinding gpuorch-reconciler >/dev/null || fail "no ClusterRoleBinding"
+# Again: the same objects, nothing changes.
+rv=$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.metadata.resourceVersion}')
+run_g install --image registry.example/gpuorch:test --schedule '*/5 * * * *'
+expect_eq "$RC" 0 "second install: $ERR"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.metadata.resourceVersion}')" "$rv" "an unchanged apply writes nothing"
+
+# A server dry run of a change stores nothing.
+run_g install --image registry.example/gpuorch:other --schedule '@hourly' --dry-run=server
+expect_eq "$RC" 0 "install --dry-run=server: $ERR"
+expect_contains "$OUT" "cronjob.batch/gpuorch-reconcile serverside-applied (server dry run)" "server dry run output"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.spec.schedule}')" '*/5 * * * *' \
+  "the server dry run changed nothing"
+
+# A workload with the finalizer and a Job of its own keeps the CRD in place.
+g submit --name w1 --model m --gpus 1 >/dev/null || fail "submit w1"
+kc patch gpuworkload w1 --type=merge -p '{"metadata":{"finalizers":["gpuorch.io/cleanup"]}}' >/dev/null
+kc create job w1-0 --image=busybox -- true >/dev/null
+kc label job w1-0 gpuorch.io/workload=w1 >/dev/null
+run_g uninstall
+expect_eq "$RC" 1 "uninstall with a workload"
+expect_contains "$ERR" "1 GPUWorkload still exist (default/w1)" "the refusal names the workload"
+expect_contains "$ERR" "Nothing was removed." "the refusal removes nothing"
+kc -n gpuorch-system get cronjob gpuorch-reconcile >/dev/null || fail "the refusal removed the CronJob"
+
+# Client dry run: the list, nothing deleted.
+run_g uninstall --force --dry-run
+expect_eq "$RC" 0 "uninstall --force --dry-run: $ERR"
+expect_contains "$OUT" 'gpuworkload.gpuorch.io "w1" deleted (dry run)' "dry run names the workload"
+expect_contains "$OUT" 'job.batch "w1-0" deleted (dry run)' "dry run names its Job"
+kc get gpuworkload w1 >/dev/null || fail "the dry run deleted the workload"
+
+# --keep-crd: the reconciler and RBAC go, the CRD and the workload stay.
+run_g uninstall --keep-crd
+expect_eq "$RC" 0 "uninstall --keep-crd: $ERR"
+expect_not_contains "$OUT" customresourcedefinition "--keep-crd keeps the CRD"
+expect_eq "$(tail -1 <<<"$OUT")" 'namespace "gpuorch-system" deleted' "the namespace goes last"
+expect_fail "the CronJob is gone" kc -n gpuorch-system get cronjob gpuorch-reconcile
+expect_fail "the namespace is gone" kc get namespace gpuorch-system
+kc get gpuworkload w1 >/dev/null || fail "--keep-crd deleted the workload"
+
+# --force: the workload's Job, then its finalizer, then the CRD.
+run_g install --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "reinstall: $ERR"
+run_g uninstall --force
+expect_eq "$RC" 0 "uninstall --force: $ERR"
+expect_eq "$(head -1 <<<"$OUT")" 'cronjob.batch "gpuorch-reconcile" deleted' "the reconciler goes first"
+expect_contains "$OUT" 'gpuworkload.gpuorch.io "w1" deleted
+job.batch "w1-0" deleted
+customresourcedefinition.apiextensions.k8s.io "gpuworkloads.gpuorch.io" deleted' "workload, Job, then the CRD"
+expect_eq "$(tail -1 <<<"$OUT")" 'namespace "gpuorch-system" deleted' "the namespace goes last"
+expect_fail "the CRD is gone" kc get crd gpuworkloads.gpuorch.io
+expect_fail "the Job is gone" kc get job w1-0
+expect_fail "the ClusterRole is gone" kc get clusterrole gpuorch-reconciler
+
+# The Deployment mode: the watch loop and its Service instead of the CronJob.
+run_g install --mode deployment --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "install --mode deployment: $ERR"
+expect_eq "$(tail -1 <<<"$OUT")" "deployment.apps/gpuorch-controller serverside-applied" "the Deployment goes last"
+expect_eq "$(kc -n gpuorch-system get deployment gpuorch-controller -o jsonpath='{.spec.template.spec.containers[*].image}')" \
+  registry.example/gpuorch:test "Deployment image"
+expect_fail "no CronJob in deployment mode" kc -n gpuorch-system get cronjob gpuorch-reconcile
+run_g uninstall
+expect_eq "$RC" 0 "uninstall of the deployment mode: $ERR"
+expect_eq "$(head -1 <<<"$OUT")" 'deployment.apps "gpuorch-controller" deleted' "the Deployment goes first"
+expect_fail "the Deployment is gone" kc -n gpuorch-system get deployment gpuorch-controller
+expect_fail "the CRD is gone" kc get crd gpuworkloads.gpuorch.io
+
+# Nothing left: says so, exit 0.
+run_g uninstall
+expect_eq "$RC:$OUT" "0:" "uninstall of nothing"
+expect_contains "$ERR" "gpuorch is not installed" "uninstall of nothing"
+echo "ok"
