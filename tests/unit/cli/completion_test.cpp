@@ -83,7 +83,7 @@ TEST_CASE("install and uninstall: their flags and fixed values complete") {
   CHECK(f.values({"un"}) == Strings{"uninstall"});
   CHECK(f.values({"install", "--mode", ""}) == Strings{"cronjob", "deployment"});
   CHECK(f.values({"install", "-o", ""}) == Strings{"yaml", "json", "name"});
-  CHECK(f.values({"uninstall", "--k"}) == Strings{"--keep-crd"});
+  CHECK(f.values({"uninstall", "--ke"}) == Strings{"--keep-crd"});
   CHECK(f.values({"uninstall", "--force", "--fo"}).empty());  // a flag already given is not offered again
 }
 
