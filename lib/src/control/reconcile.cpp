@@ -41,6 +41,7 @@ struct Work {
   std::vector<Action> jobs;      // Job creation
   std::optional<EventSpec> event;
   bool place = false;  // a placement candidate
+  bool adds_finalizer = false;
   std::optional<model::Time> requeue_at;
 };
 
@@ -122,6 +123,16 @@ class Pass {
     return a;
   }
 
+  // Plans the finalizer write unless the workload has it or it is planned already.
+  void ensure_finalizer(Work& work) const {
+    const auto& w = *work.workload;
+    if (w.metadata.has_finalizer(k_finalizer) || work.adds_finalizer) {
+      return;
+    }
+    work.pre.push_back(action(ActionKind::add_finalizer, w, std::string(k_finalizer)));
+    work.adds_finalizer = true;
+  }
+
   Action delete_job(const model::Workload& w, const JobView& j, std::string_view why) const {
     Action a = action(ActionKind::delete_job, w, fmt::format("{} ({})", j.name, why));
     a.job_name = j.name;
@@ -169,9 +180,13 @@ class Pass {
       }
       return work;
     }
-    // 2. The finalizer, so that deletion waits for cleanup.
-    if (!w.metadata.has_finalizer(k_finalizer)) {
-      work.pre.push_back(action(ActionKind::add_finalizer, w, std::string(k_finalizer)));
+    // 2. The finalizer, so that deletion waits for cleanup: wherever a Job
+    // exists or should exist. A workload that never had a Job has nothing to
+    // clean up and gets the finalizer in the write just before its first Job
+    // (scheduled()), which saves one write per workload that stays pending.
+    const bool needs_finalizer = !jobs.empty() || phase == Phase::scheduled || phase == Phase::running;
+    if (needs_finalizer) {
+      ensure_finalizer(work);
     }
     // 7. Terminal phases never change.
     if (model::is_terminal(phase)) {
@@ -416,6 +431,10 @@ class Pass {
   void scheduled(Work& work, const std::string& node, std::string_view strategy) {
     const auto& w = *work.workload;
     const std::int32_t attempt = w.status.retry_count;
+    // The finalizer is written before the Job is created, in this workload's
+    // chain: a failed or interrupted finalizer write stops the chain, so no Job
+    // ever exists that a deletion of its workload would not wait for.
+    ensure_finalizer(work);
     JobOptions jo;
     jo.default_image = m_opt.default_image;
     Action create = action(ActionKind::create_job, w,

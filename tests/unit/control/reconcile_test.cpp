@@ -94,6 +94,34 @@ TEST_CASE("state machine: one branch per row") {
       {"new workload without finalizer: finalizer, then placement",
        [](World& world) { world.workloads.push_back(workload_json("ml", "w", 4)); },
        "AddFinalizer,CreateJob,UpdateStatus,EmitEvent", "Scheduled", "Job w-0 created on node a"},
+      {"new workload that does not fit: no finalizer while it has no Job to clean up",
+       [](World& world) { world.workloads.push_back(workload_json("ml", "w", 16)); }, "UpdateStatus,EmitEvent",
+       "Pending", "0/2 nodes fit"},
+      {"new invalid workload: Failed without a finalizer",
+       [](World& world) {
+         json w = workload_json("ml", "w", 2);
+         w["spec"]["gpuCount"] = 0;
+         world.workloads.push_back(w);
+       },
+       "UpdateStatus,EmitEvent", "Failed", "spec.gpuCount"},
+      {"a Job of a workload without the finalizer: the finalizer first",
+       [](World& world) {
+         json w = workload_json("ml", "w", 2);
+         w["status"]["phase"] = "Pending";
+         world.workloads.push_back(w);
+         world.jobs.push_back(job_for("w", 0, "b", 2));
+       },
+       "AddFinalizer,UpdateStatus,EmitEvent", "Scheduled", "Job w-0 created on node b"},
+      {"retry after a failed Job, finalizer missing: one finalizer write before the new Job",
+       [](World& world) {
+         json w = workload_json("ml", "w", 2);
+         w["status"] = {{"phase", "Pending"}, {"retryCount", 1}, {"nextRetryTime", "2026-03-01T11:59:00Z"}};
+         world.workloads.push_back(w);
+         json old = job_for("w", 0, "a", 2);
+         finish_job(old, "Failed", "BackoffLimitExceeded");
+         world.jobs.push_back(old);
+       },
+       "AddFinalizer,CreateJob,UpdateStatus,EmitEvent", "Scheduled", "Job w-1 created"},
       {"pending and fits: Job, status, Event",
        [](World& world) { world.workloads.push_back(tracked("w", 2, "Pending")); }, "CreateJob,UpdateStatus,EmitEvent",
        "Scheduled", "Job w-0 created"},
