@@ -13,6 +13,7 @@
 #include <gpuorch/model/time.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,6 +29,8 @@
 #include <doctest/doctest.h>
 
 #include "integration/sandbox_process.hpp"
+#include "support/process.hpp"
+#include "support/pushgateway.hpp"
 
 using namespace gpuorch;
 using namespace gpuorch::control;
@@ -353,3 +356,72 @@ TEST_CASE("gpuorch reconcile: a live Lease holder makes the run a no-op, otherwi
   CHECK(missing.err.find("kubectl create namespace nowhere") != std::string::npos);
 }
 
+TEST_CASE("reconcile pushes its metrics to a real Pushgateway - and an unreachable one fails after the writes") {
+  REQUIRE_MESSAGE(std::filesystem::exists(GPUORCH_PUSHGATEWAY),
+                  GPUORCH_PUSHGATEWAY << " not found (Debian package prometheus-pushgateway)");
+  Sandbox sandbox({"--nodes", "1", "--gpus-per-node", "4"});
+  auto& client = sandbox.client();
+  for (const char* name : {"w1", "w2"}) {
+    REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload(name, 1, 0, "BestFit")).ok());
+  }
+  REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("too-big", 8, 0, "BestFit")).ok());
+  gpuorch::testing::PushgatewayProcess gateway(GPUORCH_PUSHGATEWAY);
+  REQUIRE_MESSAGE(gateway.port() != 0, "the Pushgateway did not start");
+  using gpuorch::testing::sample;
+  // The one group: job="gpuorch-reconcile" and no instance (the Pushgateway shows instance="").
+  const std::vector<std::string> group = {"job=\"gpuorch-reconcile\"", "instance=\"\""};
+  const auto with = [&](std::vector<std::string> labels) {
+    labels.insert(labels.end(), group.begin(), group.end());
+    return labels;
+  };
+  const auto unix_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+
+  const double before_first = std::floor(unix_now());
+  const auto first =
+      run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "default", "--pushgateway", gateway.url()});
+  const double after_first = unix_now();
+  CHECK_MESSAGE(first.exit_code == 0, first.err);
+  std::string text = gateway.get("/metrics");
+  CHECK(sample(text, "gpuorch_workloads_scheduled_total", with({})) == "2");
+  CHECK(sample(text, "gpuorch_workload_retries_total", with({})) == "0");
+  CHECK(sample(text, "gpuorch_workloads", with({"phase=\"Scheduled\""})) == "2");
+  CHECK(sample(text, "gpuorch_workloads", with({"phase=\"Pending\""})) == "1");
+  CHECK(sample(text, "gpuorch_node_gpus", with({"node=\"gpu-node-00\"", "state=\"used\""})) == "2");
+  CHECK(sample(text, "gpuorch_node_gpus", with({"node=\"gpu-node-00\"", "state=\"free\""})) == "2");
+  CHECK(sample(text, "gpuorch_reconcile_duration_seconds_count", with({})) == "1");
+  const auto success = sample(text, "gpuorch_reconcile_last_success_timestamp_seconds", with({}));
+  REQUIRE(success.has_value());
+  const double first_success = std::stod(*success);
+  CHECK(first_success >= before_first);
+  CHECK(first_success <= after_first + 1);
+  CHECK(sample(text, "push_failure_time_seconds", with({})) == "0");
+  CHECK(text.find("instance=\"reconcile") == std::string::npos);  // no per-run group
+
+  // The next run replaces the group: its counters are its own pass's (nothing new to place).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto second =
+      run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "default", "--pushgateway", gateway.url()});
+  CHECK_MESSAGE(second.exit_code == 0, second.err);
+  text = gateway.get("/metrics");
+  CHECK(sample(text, "gpuorch_workloads_scheduled_total", with({})) == "0");
+  CHECK(sample(text, "gpuorch_reconcile_duration_seconds_count", with({})) == "1");
+  const auto later = sample(text, "gpuorch_reconcile_last_success_timestamp_seconds", with({}));
+  REQUIRE(later.has_value());
+  CHECK(std::stod(*later) > first_success);
+
+  // Nothing listening: the pass still writes to the cluster, then exits 1 naming the URL.
+  REQUIRE(client.create(kube::resources::gpu_workloads(), "default", workload("w3", 1, 0, "BestFit")).ok());
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(gpuorch::testing::free_port());
+  const auto unreachable =
+      run_gpuorch(sandbox, {"reconcile", "--lease-namespace", "default", "--pushgateway", nowhere});
+  CHECK(unreachable.exit_code == 1);
+  CHECK_MESSAGE(unreachable.err.find("error: writing the metrics: ") != std::string::npos, unreachable.err);
+  CHECK_MESSAGE(unreachable.err.find(nowhere) != std::string::npos, unreachable.err);
+  CHECK(client.get(kube::resources::jobs(), "default", "w3-0").ok());
+  const auto w3 = client.get(kube::resources::gpu_workloads(), "default", "w3").value_or_throw();
+  CHECK(w3["status"].value("phase", "") == "Scheduled");
+  const auto lease = client.get(kube::resources::leases(), "default", "gpuorch-reconciler").value_or_throw();
+  CHECK(lease["spec"].value("holderIdentity", "x").empty());  // released before the push
+}
