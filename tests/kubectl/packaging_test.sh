@@ -97,6 +97,18 @@ check_flags() {
 mapfile -t cronjob_args < <(q "$c.args[]")
 expect_eq "${cronjob_args[0]}" "reconcile" "the CronJob runs gpuorch reconcile"
 check_flags "the CronJob" "${cronjob_args[@]}"
+# The same for every CronJob args line docs/operations.md quotes (the textfile
+# variant), and the real parser accepts both with their values: `--dry-run`
+# reads the cluster and writes, pushes and creates nothing.
+doc_args=$(sed -n 's/^ *args: \[\(reconcile,.*\)\]$/\1/p' "$PKG/../../docs/operations.md" | tr -d ',')
+[[ -n $doc_args ]] || fail "docs/operations.md quotes no CronJob args"
+while read -r line; do
+  read -ra words <<<"$line"
+  check_flags "docs/operations.md's CronJob" "${words[@]}"
+  out=$("$GPUORCH" --kubeconfig "$KUBECONFIG_FILE" "${words[@]}" --dry-run 2>&1) || fail "gpuorch $line: $out"
+done <<<"$doc_args"
+out=$("$GPUORCH" --kubeconfig "$KUBECONFIG_FILE" "${cronjob_args[@]}" --dry-run 2>&1) ||
+  fail "gpuorch ${cronjob_args[*]}: $out"
 
 # The Deployment composition: the base is unchanged, the Deployment and its
 # Service are added beside the CronJob's objects.
