@@ -442,6 +442,10 @@ Status Store::commit(const std::string& bucket, const std::string& key, const st
   }
   m_rv = rv;
   auto ptr = std::make_shared<const json>(std::move(object));
+  if (const auto m = ptr->find("metadata");
+      m != ptr->end() && m->is_object() && (m->contains("ownerReferences") || m->contains("deletionTimestamp"))) {
+    m_gc_pending = true;
+  }
   m_buckets[bucket][key] = ptr;
   const std::string uid = meta_string(*ptr, "uid");
   if (!uid.empty()) {
@@ -476,6 +480,7 @@ Status Store::erase(const std::string& bucket, const std::string& key, ObjectPtr
   auto ptr = std::make_shared<const json>(std::move(last));
   m_buckets[bucket].erase(key);
   m_by_uid.erase(meta_string(*old, "uid"));
+  m_gc_pending = true;
   HistoryEntry entry{rv, bucket, "DELETED", ptr, old};
   notify(entry);
   m_history.push_back(std::move(entry));
@@ -551,6 +556,7 @@ void Store::on_crd_change(const json* crd, const json* old) {
     return;
   }
   // The CRD is gone: so are its types and every object of them.
+  m_gc_pending = true;
   const std::string name = meta_string(*old, "name");
   std::string bucket;
   for (const ResourceType& t : m_custom) {
@@ -1128,6 +1134,11 @@ Result<json> Store::mutate(const ResourceType& type, const std::string& ns, cons
 
 std::size_t Store::collect_garbage() {
   std::lock_guard lock(m_mutex);
+  if (!m_gc_pending) {
+    return 0;
+  }
+  // Its own writes below set it again: one more pass confirms nothing is left to do.
+  m_gc_pending = false;
   std::size_t changes = 0;
   std::map<std::string, ResourceType> by_bucket;
   for (const auto* list : {&m_builtin, &m_custom}) {
@@ -1304,6 +1315,7 @@ Status Store::restore(const json& state) {
   m_by_uid.clear();
   m_history.clear();
   m_custom.clear();
+  m_gc_pending = true;
   for (const auto& [bucket, objects] : state["buckets"].items()) {
     for (const auto& [key, obj] : objects.items()) {
       auto ptr = std::make_shared<const json>(obj);

@@ -228,6 +228,11 @@ class Store {
   std::uint64_t m_history_floor = 0;  ///< newest rv no longer in the history
   std::vector<std::weak_ptr<Watch>> m_watches;
   std::uint64_t m_rv = 0;
+  /// Whether a change since the last garbage collection may have given it work: an object
+  /// removed (an owner may be gone), or one written with ownerReferences or a
+  /// deletionTimestamp. Without it every change (a GPUWorkload created, a status patched)
+  /// cost a scan of the whole store under its lock.
+  bool m_gc_pending = true;
   std::mt19937_64 m_rng;
   Journal* m_journal = nullptr;
 };
