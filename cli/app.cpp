@@ -182,7 +182,11 @@ int run_cli(Context& ctx, std::vector<std::string> args) {
     code = report_parse_error(ctx, *app, e);
   }
   // Interrupted (SIGINT) or terminated (SIGTERM) while the command ran: the
-  // documented 130/143, whatever the command made of the cancellation.
+  // documented 130/143, whatever the command made of the cancellation
+  // (unless stopping on a signal is how the command ends normally).
+  if (ctx.signal_ends_normally) {
+    return code;
+  }
   return signal_exit_code(ctx.cancel).value_or(code);
 }
 

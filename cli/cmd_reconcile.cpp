@@ -13,6 +13,7 @@
 #include <gpuorch/control/names.hpp>
 #include <gpuorch/control/observe.hpp>
 #include <gpuorch/control/reconcile.hpp>
+#include <gpuorch/control/watch_controller.hpp>
 #include <gpuorch/kube/lease.hpp>
 #include <gpuorch/obs/metrics.hpp>
 #include <gpuorch/obs/pushgateway.hpp>
@@ -43,6 +44,9 @@ struct ReconcileCliOptions {
   std::string pushgateway;
   double qps = kube::ClientOptions{}.qps;
   int burst = kube::ClientOptions{}.burst;
+  bool watch = false;
+  int workers = 4;
+  std::string resync_period = "10m";
 };
 
 // A 404 on the workload list means the CRD is not installed.
@@ -213,6 +217,94 @@ int run_pass(Context& ctx, const ReconcileCliOptions& o, kube::Client& client, s
   return k_exit_ok;
 }
 
+// --watch: the controller loop until SIGTERM/SIGINT (exit 0 after draining)
+// or until the Lease is lost (exit 1).
+int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<kube::Client>& client,
+              sched::QueueingPolicy queueing, std::chrono::milliseconds resync) {
+  // One Lease for the one-shot passes and the loop: a CronJob pass and a
+  // running loop never place at the same time.
+  kube::LeaseLockConfig lc;
+  lc.lease_namespace = o.lease_namespace;
+  lc.name = o.lease_name;
+  lc.identity = kube::default_lease_identity(process_environment(), client->random());
+  lc.trust_record_times = true;
+  auto lock = kube::LeaseLock::create(client, lc);
+  if (!lock) {
+    return fail(ctx, lock.error());
+  }
+  std::string waiting_for;
+  while (true) {
+    if (ctx.cancel.cancelled()) {
+      return k_exit_ok;
+    }
+    auto held = (*lock)->try_acquire_or_renew();
+    if (!held) {
+      Error e = std::move(held).error();
+      if (e.code() == ErrorCode::not_found) {
+        return fail(ctx, Error(ErrorCode::not_found,
+                               fmt::format("the Lease namespace \"{}\" does not exist: create it (kubectl create "
+                                           "namespace {}) or choose another with --lease-namespace",
+                                           o.lease_namespace, o.lease_namespace)));
+      }
+      if (e.code() == ErrorCode::auth) {
+        return fail(ctx, e);
+      }
+      spdlog::warn("acquiring the Lease {}/{}: {}", o.lease_namespace, o.lease_name, e.message());
+    } else if (*held) {
+      break;
+    } else if (waiting_for != (*lock)->observed_holder()) {
+      waiting_for = (*lock)->observed_holder();
+      spdlog::info("the Lease {}/{} is held by {}: waiting to take over", o.lease_namespace, o.lease_name, waiting_for);
+    }
+    ctx.cancel.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(lc.retry_period));
+  }
+  spdlog::info("holding the Lease {}/{} as {}", o.lease_namespace, o.lease_name, lc.identity);
+  kube::LeaseRenewer renewer(*lock, [](const std::string& why) { spdlog::error("lost the reconcile Lease: {}", why); });
+
+  control::WatchControllerOptions wo;
+  wo.namespace_name = o.all_namespaces ? std::string() : client->config().namespace_name;
+  wo.workers = o.workers;
+  wo.resync_period = resync;
+  wo.reconcile.default_image = o.default_image;
+  wo.reconcile.queueing = queueing;
+  wo.seed = o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : std::random_device{}();
+  wo.executor.checkpoint = [&renewer]() -> Status {
+    if (renewer.lost()) {
+      return Error(ErrorCode::conflict, "lost the reconcile Lease to another reconciler");
+    }
+    return Status();
+  };
+  obs::Registry registry;
+  control::WatchController controller(client, wo, &registry);
+  controller.start();
+  while (!ctx.cancel.cancelled() && !renewer.lost()) {
+    ctx.cancel.wait_for(std::chrono::milliseconds(200));
+  }
+  const bool lost = renewer.lost();
+  spdlog::info("{}: finishing the workloads being reconciled", lost ? "Lease lost" : "stopping");
+  const bool drained = controller.stop(std::chrono::seconds(25));
+  if (auto released = renewer.stop_and_release(); !released.ok()) {
+    spdlog::warn("releasing the Lease {}/{}: {}", o.lease_namespace, o.lease_name, released.error().message());
+  }
+  const auto stats = controller.stats();
+  ctx.io.err << fmt::format(
+      "watch loop stopped: {} reconciles, {} Jobs created, {} errors, {} writes, {} wake-ups, {} watch restarts, {} "
+      "re-lists\n",
+      stats.reconciles, stats.jobs_created, stats.errors, stats.writes, stats.wakeups, stats.watch_restarts,
+      stats.relists);
+  if (!o.metrics_file.empty()) {
+    if (auto written = obs::write_textfile(o.metrics_file, registry); !written.ok()) {
+      print_error(ctx.io.err, std::move(written).error().wrap("writing the metrics"));
+      return k_exit_error;
+    }
+  }
+  if (lost) {
+    print_error(ctx.io.err, Error(ErrorCode::conflict, "another reconciler took the Lease"));
+    return k_exit_error;
+  }
+  return drained ? k_exit_ok : k_exit_error;
+}
+
 int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   auto max_duration = sandbox::parse_duration(o.max_duration);
@@ -225,12 +317,30 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
     print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--queueing: {}", queueing.error().message())));
     return k_exit_usage;
   }
+  std::chrono::milliseconds resync{0};
+  if (o.watch) {
+    if (o.dry_run || !o.output.empty() || !o.pushgateway.empty() || *max_duration != std::chrono::milliseconds(0)) {
+      print_error(ctx.io.err, Error(ErrorCode::usage,
+                                    "--watch cannot be combined with --dry-run, -o, --pushgateway "
+                                    "or --max-duration"));
+      return k_exit_usage;
+    }
+    auto period = sandbox::parse_duration(o.resync_period);
+    if (!period.ok()) {
+      print_error(ctx.io.err, Error(ErrorCode::usage, fmt::format("--resync-period: {}", period.error().message())));
+      return k_exit_usage;
+    }
+    resync = *period;
+  }
   kube::ClientOptions client_options;
   client_options.qps = o.qps;
   client_options.burst = o.burst;
   auto client = connect(ctx, client_options);
   if (!client) {
     return fail(ctx, client.error());
+  }
+  if (o.watch) {
+    return run_watch(ctx, o, *client, *queueing, resync);
   }
 
   // The Lease guards every pass that writes: two reconcilers at once (an
@@ -331,8 +441,20 @@ void setup_reconcile(CLI::App& root, Context& ctx) {
       ->type_name("FILE");
   cmd->add_option("--pushgateway", o->pushgateway, "Push the pass's metrics to this Prometheus Pushgateway")
       ->type_name("URL");
+  cmd->add_flag("--watch", o->watch,
+                "Keep running: reconcile each workload as events arrive (informers, work queue, workers) until "
+                "SIGTERM/SIGINT");
+  cmd->add_option("--workers", o->workers, "With --watch: workloads reconciled at once")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--resync-period", o->resync_period,
+                  "With --watch: queue every workload again this often, as a safety net (0 = never)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   cmd->callback([&ctx, o] {
     ctx.cooperative_cancel = true;
+    ctx.signal_ends_normally = o->watch;
     ctx.run = [&ctx, o] { return run_reconcile(ctx, *o); };
   });
 }

@@ -57,6 +57,9 @@ struct Context {
   /// other command the first SIGINT/SIGTERM ends the process at once with
   /// 130/143 instead of waiting for a poll that never comes.
   bool cooperative_cancel = false;
+  /// Set by a command whose normal way to end is a signal (a controller loop
+  /// told to stop by SIGTERM drains and exits 0): its own exit code stands.
+  bool signal_ends_normally = false;
   /// Dynamic completers registered by the commands (completion.hpp).
   std::shared_ptr<CompletionRegistry> completers;
   /// `__complete` answers with cobra's directive bits (kubectl's plugin

@@ -7,13 +7,19 @@
 //                                     reconciler SIGKILLed at random points
 //   chaos_driver overlap  GPUORCH  -- two passes started at the same moment,
 //                                     round after round
+//   chaos_driver watch    GPUORCH  -- `gpuorch reconcile --watch` under API
+//                                     faults, cut watch streams and forced
+//                                     410s while workloads arrive over time,
+//                                     SIGKILLed and restarted several times,
+//                                     then stopped with SIGTERM
 //   chaos_driver selftest          -- the watcher catches violations it is
 //                                     shown on purpose (so a clean run means
 //                                     something)
 //
 // Sizes and the seed come from flags or the environment: GPUORCH_CHAOS_SEED,
 // GPUORCH_CHAOS_FULL=1 (the long run), GPUORCH_CHAOS_WORKLOADS,
-// GPUORCH_CHAOS_KILLS, GPUORCH_CHAOS_ROUNDS, GPUORCH_CHAOS_KEEP=1 (keep the
+// GPUORCH_CHAOS_KILLS, GPUORCH_CHAOS_ROUNDS, GPUORCH_CHAOS_WATCH_WORKLOADS,
+// GPUORCH_CHAOS_WATCH_KILLS, GPUORCH_CHAOS_KEEP=1 (keep the
 // temporary directory with the pass logs).
 #include <algorithm>
 #include <atomic>
@@ -22,12 +28,16 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <csignal>
 
 #include <fmt/format.h>
 
@@ -55,6 +65,8 @@ struct Options {
   int kills = 20;
   int rounds = 24;
   int timeout_seconds = 420;
+  int watch_workloads = 1000;
+  int watch_kills = 5;
   bool keep = false;
   std::vector<std::string> reconcile_args = {"-A"};
 };
@@ -66,6 +78,8 @@ Options parse_options(int argc, char** argv) {
   o.kills = std::stoi(env_or("GPUORCH_CHAOS_KILLS", full ? "100" : "20"));
   o.rounds = std::stoi(env_or("GPUORCH_CHAOS_ROUNDS", full ? "100" : "24"));
   o.timeout_seconds = full ? 3600 : 420;
+  o.watch_workloads = std::stoi(env_or("GPUORCH_CHAOS_WATCH_WORKLOADS", full ? "5000" : "1000"));
+  o.watch_kills = std::stoi(env_or("GPUORCH_CHAOS_WATCH_KILLS", full ? "30" : "5"));
   o.seed = std::stoull(env_or("GPUORCH_CHAOS_SEED", std::to_string(o.seed)));
   o.keep = env_or("GPUORCH_CHAOS_KEEP", "0") == "1";
   // Extra flags for every `gpuorch reconcile` pass, split at spaces.
@@ -75,7 +89,7 @@ Options parse_options(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    throw std::runtime_error("usage: chaos_driver chaos|overlap|selftest [GPUORCH_BINARY]");
+    throw std::runtime_error("usage: chaos_driver chaos|overlap|watch|selftest [GPUORCH_BINARY]");
   }
   o.mode = args[0];
   if (args.size() > 1) {
@@ -573,6 +587,236 @@ int run_overlap(const Options& o) {
   return ok ? 0 : 1;
 }
 
+/// The watch loop: one `gpuorch reconcile --watch` process at a time, killed
+/// with SIGKILL at random moments and started again (its Lease expired for
+/// it, as a standby would find it after the lease duration), while workloads
+/// arrive over time and some are deleted; API faults, cut watch streams and
+/// 410s on re-watch all along. At the end a SIGTERM must stop it with exit 0,
+/// and every invariant of the one-shot chaos test must hold.
+int run_watch_chaos(const Options& o) {
+  TempDir dir;
+  if (o.keep) {
+    dir.keep();
+  }
+  fmt::print("watch: seed {} (GPUORCH_CHAOS_SEED), {} workloads, {} kills, dir {}\n", o.seed, o.watch_workloads,
+             o.watch_kills, dir.path().string());
+  std::fflush(stdout);
+  sandbox::SandboxOptions so;
+  sandbox::NodePool h100;
+  h100.name = "h100";
+  h100.count = 16;
+  h100.gpus_per_node = 8;
+  h100.gpu_model = "H100";
+  h100.price = "3.9";
+  sandbox::NodePool a100 = h100;
+  a100.name = "a100";
+  a100.count = 8;
+  a100.gpus_per_node = 4;
+  a100.gpu_model = "A100";
+  a100.price = "1.7";
+  so.cluster.pools = {h100, a100};
+  so.cluster.job_duration = milliseconds(300);
+  so.cluster.failure_rate = 0.2;
+  so.cluster.seed = o.seed;
+  so.cluster.tick = milliseconds(20);
+  so.watch_history = 1000000;
+  so.faults.seed = o.seed;
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return 1;
+  }
+  Harness& h = **started;
+  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
+  for (const auto& ns : {std::string("gpuorch-system"), namespaces[0], namespaces[1], namespaces[2]}) {
+    if (auto s = h.create_namespace(ns); !s.ok()) {
+      fmt::print(stderr, "{}\n", s.error().message());
+      return 1;
+    }
+  }
+  InvariantWatcher watcher(h.sandbox().store());
+  watcher.start();
+
+  std::mt19937_64 rng(o.seed);
+  std::vector<json> workloads;
+  std::vector<std::string> deletions;
+  for (int i = 0; i < o.watch_workloads; ++i) {
+    const std::string ns = namespaces[static_cast<std::size_t>(i) % namespaces.size()];
+    const std::string name = fmt::format("w-{:05}", i);
+    workloads.push_back(make_workload(rng, ns, name));
+    if (rng() % 100 < 4) {
+      deletions.push_back(ns + "/" + name);
+    }
+  }
+  auto faults = chaos_faults(o.seed);
+  faults.watch_cut_after_events = 150;
+  faults.watch_cut_after = milliseconds(4000);
+  faults.watch_gone_rate = 0.15;
+  h.sandbox().faults().set(faults);
+
+  // Workloads arrive over the whole run; deletions follow their creation.
+  std::atomic<bool> failed{false};
+  std::atomic<std::size_t> created{0};
+  std::mutex deleted_mutex;
+  std::set<std::string> deleted;
+  std::thread creator([&] {
+    const std::set<std::string> to_delete(deletions.begin(), deletions.end());
+    std::vector<std::string> pending_deletes;
+    for (std::size_t i = 0; i < workloads.size() && !failed; ++i) {
+      if (auto s = h.create_workload(workloads[i]); !s.ok()) {
+        fmt::print(stderr, "creating {}: {}\n", workloads[i]["metadata"]["name"].get<std::string>(),
+                   s.error().message());
+        failed = true;
+        return;
+      }
+      created = i + 1;
+      const std::string key = workloads[i]["metadata"]["namespace"].get<std::string>() + "/" +
+                              workloads[i]["metadata"]["name"].get<std::string>();
+      if (to_delete.contains(key)) {
+        pending_deletes.push_back(key);
+      }
+      // Delete a while after creation, at whatever stage the workload is then.
+      if (pending_deletes.size() > 3 || (i + 1 == workloads.size() && !pending_deletes.empty())) {
+        for (const auto& k : pending_deletes) {
+          const auto slash = k.find('/');
+          if (auto s = h.delete_workload(k.substr(0, slash), k.substr(slash + 1)); !s.ok()) {
+            fmt::print(stderr, "deleting {}: {}\n", k, s.error().message());
+            failed = true;
+            return;
+          }
+          std::lock_guard lock(deleted_mutex);
+          deleted.insert(k);
+        }
+        pending_deletes.clear();
+      }
+      std::this_thread::sleep_for(milliseconds(i % 50 == 0 ? 200 : 8));
+    }
+  });
+
+  int kills = 0;
+  int starts = 0;
+  int lease_expiries = 0;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(o.timeout_seconds);
+  std::vector<std::string> args = o.reconcile_args;
+  for (const char* a :
+       {"--watch", "--workers", "4", "--resync-period", "30s", "--kube-api-qps", "1000", "--kube-api-burst", "1000"}) {
+    args.emplace_back(a);
+  }
+  std::string last_log;
+  std::optional<PassResult> final_result;
+  bool converged = false;
+  auto all_done = [&] {
+    if (created < workloads.size()) {
+      return false;
+    }
+    std::lock_guard lock(deleted_mutex);
+    if (deleted.size() < deletions.size()) {
+      return false;
+    }
+    for (const auto& w : h.workloads()) {
+      const std::string key = w["metadata"].value("namespace", "") + "/" + w["metadata"].value("name", "");
+      if (deleted.contains(key) || !terminal(w)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (!failed && Clock::now() < deadline) {
+    const auto log = dir.path() / fmt::format("watch-{}.log", starts % 4);
+    last_log = log.string();
+    ReconcileProcess process(o.gpuorch, h.kubeconfig_path(), args, log);
+    ++starts;
+    if (kills < o.watch_kills) {
+      // Killed somewhere between 1 and 5 s in: while caches sync, while
+      // workers write, while Jobs are being created.
+      const auto kill_at = milliseconds(1000 + static_cast<long>(rng() % 4000));
+      const PassResult r = process.wait(kill_at);
+      if (!r.killed) {
+        fmt::print(stderr, "the watch loop exited {} on its own:\n{}", r.exit_code, tail_file(log, 30));
+        failed = true;
+        break;
+      }
+      ++kills;
+      lease_expiries += static_cast<int>(h.expire_leases());
+      continue;
+    }
+    // The last one runs until everything is terminal, then gets SIGTERM.
+    while (!failed && Clock::now() < deadline && !all_done()) {
+      std::this_thread::sleep_for(milliseconds(250));
+    }
+    converged = all_done();
+    const auto term_at = Clock::now();
+    process.send(SIGTERM);
+    final_result =
+        process.wait(std::chrono::duration_cast<milliseconds>(Clock::now() - start) + std::chrono::seconds(30));
+    fmt::print("SIGTERM: exit {} after {} ms\n", final_result->exit_code,
+               std::chrono::duration_cast<milliseconds>(Clock::now() - term_at).count());
+    break;
+  }
+  creator.join();
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  h.sandbox().faults().set(sandbox::FaultConfig{});
+  watcher.stop();
+
+  const RequestCounts requests = request_counts(h);
+  std::map<std::string, int> phases;
+  std::set<std::string> deleted_copy;
+  {
+    std::lock_guard lock(deleted_mutex);
+    deleted_copy = deleted;
+  }
+  std::vector<std::string> problems = final_checks(h, watcher, deleted_copy, phases);
+  if (!converged) {
+    problems.insert(problems.begin(), fmt::format("the run did not converge within {} s (last log follows)\n{}",
+                                                  o.timeout_seconds, tail_file(last_log, 30)));
+  }
+  if (!final_result || final_result->killed || final_result->exit_code != 0) {
+    problems.push_back(fmt::format("the watch loop did not exit 0 after SIGTERM (exit {})",
+                                   final_result ? final_result->exit_code : -1));
+  }
+  const InvariantReport report = watcher.report();
+  fmt::print(
+      "workloads = {} ({} deleted mid-run), controller starts = {}, kills = {}, leases expired after kills = "
+      "{}, {:.1f} s\n",
+      workloads.size(), deleted_copy.size(), starts, kills, lease_expiries,
+      static_cast<double>(elapsed.count()) / 1000.0);
+  std::string phase_text;
+  for (const auto& [phase, n] : phases) {
+    phase_text += fmt::format(" {} {}", phase, n);
+  }
+  fmt::print("final phases:{}\n", phase_text);
+  const double fault_share =
+      requests.total > 0 ? static_cast<double>(requests.faults) / static_cast<double>(requests.total) : 0;
+  fmt::print("requests = {}, faults injected = {} ({:.1f} %):", requests.total, requests.faults, fault_share * 100);
+  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
+    fmt::print(" {} {}", kind, n);
+  }
+  fmt::print("\n");
+  fmt::print("last controller: {}", tail_file(last_log, 1));
+  print_report(report);
+  check_sandbox_stats(h, problems);
+  const auto counters = h.sandbox().faults().counters();
+  const auto count_of = [&](const std::string& kind) {
+    const auto it = counters.find(kind);
+    return it == counters.end() ? std::uint64_t{0} : it->second;
+  };
+  if (count_of("watch-cut") == 0 || count_of("watch-gone") == 0) {
+    problems.emplace_back("no watch stream was cut or answered 410: the test did not test that");
+  }
+  if (kills < o.watch_kills) {
+    problems.push_back(fmt::format("only {} kills", kills));
+  }
+  print_problems(problems);
+  const bool ok = !failed && problems.empty() && report.violations() == 0;
+  if (!ok) {
+    dir.keep();
+    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
+  }
+  fmt::print("{}\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
 /// Shows the watcher each kind of violation on purpose; passes only when it
 /// reports every one of them.
 int run_selftest(const Options& /*o*/) {
@@ -696,6 +940,9 @@ int main(int argc, char** argv) {
     }
     if (o.mode == "overlap") {
       return run_overlap(o);
+    }
+    if (o.mode == "watch") {
+      return run_watch_chaos(o);
     }
     if (o.mode == "selftest") {
       return run_selftest(o);

@@ -101,6 +101,14 @@ Harness::~Harness() {
   }
 }
 
+Result<std::shared_ptr<kube::Client>> Harness::new_client(kube::ClientOptions options) const {
+  kube::ConfigOverrides overrides;
+  overrides.kubeconfig = m_kubeconfig;
+  GPUORCH_ASSIGN_OR_RETURN(kube::RestConfig config,
+                           kube::load_rest_config(overrides, kube::Environment({}), kube::RealFileSystem()));
+  return kube::Client::create(config, options, kube::Environment({}));
+}
+
 Status Harness::create_namespace(const std::string& name) {
   auto& store = m_sandbox->store();
   const auto type = store.find_type("", "v1", "namespaces");
@@ -224,6 +232,12 @@ ReconcileProcess::~ReconcileProcess() {
   if (m_pid > 0) {
     ::kill(m_pid, SIGKILL);
     ::waitpid(m_pid, nullptr, 0);
+  }
+}
+
+void ReconcileProcess::send(int signal) {
+  if (m_pid > 0) {
+    ::kill(m_pid, signal);
   }
 }
 

@@ -49,6 +49,8 @@ class Harness {
 
   sandbox::Sandbox& sandbox() { return *m_sandbox; }
   kube::Client& client() { return *m_client; }
+  /// A second client to the sandbox (its own connections), e.g. for a controller under test.
+  Result<std::shared_ptr<kube::Client>> new_client(kube::ClientOptions options = {}) const;
   [[nodiscard]] const std::string& kubeconfig_path() const { return m_kubeconfig; }
 
   /// Creates a namespace directly in the store (setup, not under test).
@@ -101,6 +103,8 @@ class ReconcileProcess {
   /// the start if it is still running.
   PassResult wait(std::optional<std::chrono::milliseconds> kill_after = std::nullopt);
   [[nodiscard]] pid_t pid() const { return m_pid; }
+  /// Sends `signal` (e.g. SIGTERM) to the process if it still runs.
+  void send(int signal);
 
  private:
   pid_t m_pid = -1;

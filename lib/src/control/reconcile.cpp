@@ -52,8 +52,13 @@ class Pass {
   Plan run() {
     m_plan.now = m_obs.now;
     m_plan.warnings = m_obs.warnings;
-    m_snapshot = build_cluster_state(m_obs);
-    m_plan.warnings.insert(m_plan.warnings.end(), m_snapshot.warnings.begin(), m_snapshot.warnings.end());
+    if (m_opt.cluster != nullptr) {
+      m_snapshot = m_opt.cluster;  // the caller's, kept current from its caches; placements book into it
+    } else {
+      m_own_snapshot = build_cluster_state(m_obs);
+      m_snapshot = &m_own_snapshot;
+      m_plan.warnings.insert(m_plan.warnings.end(), m_snapshot->warnings.begin(), m_snapshot->warnings.end());
+    }
     index();
 
     std::vector<const model::Workload*> order;
@@ -71,10 +76,12 @@ class Pass {
     }
     place_pending();
     delete_orphans();
-    const auto& state = m_snapshot.state;
-    m_plan.node_gpus.reserve(state.size());
-    for (sched::NodeId id = 0; id < state.size(); ++id) {
-      m_plan.node_gpus.push_back({state.spec(id).name, state.spec(id).gpu_count, state.whole_free_gpus(id)});
+    if (m_opt.cluster == nullptr) {
+      const auto& state = m_snapshot->state;
+      m_plan.node_gpus.reserve(state.size());
+      for (sched::NodeId id = 0; id < state.size(); ++id) {
+        m_plan.node_gpus.push_back({state.spec(id).name, state.spec(id).gpu_count, state.whole_free_gpus(id)});
+      }
     }
     for (auto& work : m_work) {
       emit(work);
@@ -379,7 +386,7 @@ class Pass {
     GPUORCH_ASSIGN_OR_RETURN(auto made, sched::make_strategy(name, so));
     Bound bound;
     bound.strategy = std::move(made);
-    bound.placer = std::make_unique<sched::Placer>(m_snapshot.state, *bound.strategy);
+    bound.placer = std::make_unique<sched::Placer>(m_snapshot->state, *bound.strategy);
     auto* p = bound.placer.get();
     m_placers.emplace(name, std::move(bound));
     return p;
@@ -424,7 +431,7 @@ class Pass {
           bound.strategy->node_changed(decision.node);
         }
       }
-      scheduled(work, m_snapshot.state.spec(decision.node).name, (*placer)->strategy().name());
+      scheduled(work, m_snapshot->state.spec(decision.node).name, (*placer)->strategy().name());
     }
   }
 
@@ -525,7 +532,8 @@ class Pass {
   const Observed& m_obs;
   const ReconcileOptions& m_opt;
   Plan m_plan;
-  ClusterSnapshot m_snapshot;
+  ClusterSnapshot m_own_snapshot;
+  ClusterSnapshot* m_snapshot = nullptr;
   std::vector<Work> m_work;
   std::vector<Action> m_orphans;
   std::unordered_set<std::string> m_workload_uids;

@@ -45,10 +45,29 @@ bool Informer::wait_for_sync(std::chrono::milliseconds timeout) const {
   return m_synced_cv.wait_for(lock, timeout, [this] { return m_synced; });
 }
 
+Informer::Entry Informer::make_entry(json object) const {
+  Entry e;
+  e.resource_version = metadata_string(object, "resourceVersion");
+  if (m_options.compact) {
+    e.packed = json::to_msgpack(object);
+    e.packed.shrink_to_fit();
+  } else {
+    e.object = std::move(object);
+  }
+  return e;
+}
+
+json Informer::unpack(const Entry& entry) const {
+  if (!m_options.compact) {
+    return entry.object;
+  }
+  return json::from_msgpack(entry.packed);
+}
+
 std::optional<json> Informer::get(const std::string& key) const {
   std::lock_guard lock(m_mutex);
   if (auto it = m_store.find(key); it != m_store.end()) {
-    return it->second;
+    return unpack(it->second);
   }
   return std::nullopt;
 }
@@ -57,8 +76,8 @@ std::vector<json> Informer::list() const {
   std::lock_guard lock(m_mutex);
   std::vector<json> out;
   out.reserve(m_store.size());
-  for (const auto& [key, object] : m_store) {
-    out.push_back(object);
+  for (const auto& [key, entry] : m_store) {
+    out.push_back(unpack(entry));
   }
   return out;
 }
@@ -78,57 +97,82 @@ int Informer::list_count() const {
   return m_lists;
 }
 
+int Informer::watch_restarts() const {
+  std::lock_guard lock(m_mutex);
+  return m_watch_restarts;
+}
+
 Status Informer::relist(std::stop_token stop) {
   ListOptions options;
   options.label_selector = m_options.label_selector;
   options.field_selector = m_options.field_selector;
   options.limit = m_options.page_size;
-  (void)stop;
-  GPUORCH_ASSIGN_OR_RETURN(auto listed, m_client->list_all(m_gvr, m_namespace, options));
-  std::map<std::string, json> fresh;
-  if (auto items = listed.find("items"); items != listed.end() && items->is_array()) {
-    for (auto& item : *items) {
-      auto key = key_of(item);
-      fresh.emplace(std::move(key), std::move(item));
+  // Page by page into cache entries, so that a large list never sits in
+  // memory as one JSON document.
+  std::map<std::string, Entry> fresh;
+  std::string list_version;
+  while (true) {
+    if (stop.stop_requested()) {
+      return Error(ErrorCode::cancelled, "listing cancelled");
     }
+    GPUORCH_ASSIGN_OR_RETURN(auto page, m_client->list(m_gvr, m_namespace, options));
+    if (auto items = page.find("items"); items != page.end() && items->is_array()) {
+      for (auto& item : *items) {
+        auto key = key_of(item);
+        fresh.insert_or_assign(std::move(key), make_entry(std::move(item)));
+      }
+    }
+    list_version = metadata_string(page, "resourceVersion");
+    std::string next;
+    if (auto md = page.find("metadata"); md != page.end() && md->is_object()) {
+      next = md->value("continue", std::string());
+    }
+    if (next.empty()) {
+      break;
+    }
+    options.continue_token = std::move(next);
   }
-  std::vector<json> added;
-  std::vector<std::pair<json, json>> updated;
-  std::vector<json> deleted;
+  std::vector<std::string> added;
+  std::vector<std::string> updated;
+  std::map<std::string, Entry> old_store;
   {
     std::lock_guard lock(m_mutex);
-    for (const auto& [key, object] : m_store) {
-      if (fresh.count(key) == 0) {
-        deleted.push_back(object);
-      }
-    }
-    for (const auto& [key, object] : fresh) {
+    for (const auto& [key, entry] : fresh) {
       auto it = m_store.find(key);
       if (it == m_store.end()) {
-        added.push_back(object);
-      } else if (metadata_string(it->second, "resourceVersion") != metadata_string(object, "resourceVersion")) {
-        updated.emplace_back(it->second, object);
+        added.push_back(key);
+      } else if (it->second.resource_version != entry.resource_version) {
+        updated.push_back(key);
       }
     }
+    old_store = std::move(m_store);
     m_store = std::move(fresh);
-    m_resource_version = metadata_string(listed, "resourceVersion");
+    m_resource_version = list_version;
     m_synced = true;
     ++m_lists;
   }
   m_synced_cv.notify_all();
-  for (const auto& object : deleted) {
-    if (m_handlers.on_delete) {
-      m_handlers.on_delete(object);
+  // Handlers run outside the lock; the objects come from the entries kept aside.
+  for (const auto& [key, entry] : old_store) {
+    bool still_there = false;
+    {
+      std::lock_guard lock(m_mutex);
+      still_there = m_store.contains(key);
+    }
+    if (!still_there && m_handlers.on_delete) {
+      m_handlers.on_delete(unpack(entry));
     }
   }
-  for (const auto& object : added) {
-    if (m_handlers.on_add) {
-      m_handlers.on_add(object);
+  for (const auto& key : added) {
+    if (auto object = get(key); object && m_handlers.on_add) {
+      m_handlers.on_add(*object);
     }
   }
-  for (const auto& [old_object, new_object] : updated) {
-    if (m_handlers.on_update) {
-      m_handlers.on_update(old_object, new_object);
+  for (const auto& key : updated) {
+    auto object = get(key);
+    const auto old_it = old_store.find(key);
+    if (object && old_it != old_store.end() && m_handlers.on_update) {
+      m_handlers.on_update(unpack(old_it->second), *object);
     }
   }
   return {};
@@ -141,14 +185,14 @@ void Informer::apply_event(const WatchEvent& event) {
     std::lock_guard lock(m_mutex);
     auto it = m_store.find(key);
     if (it != m_store.end()) {
-      old_object = it->second;
+      old_object = unpack(it->second);
     }
     if (event.type == "DELETED") {
       if (it != m_store.end()) {
         m_store.erase(it);
       }
     } else {
-      m_store[key] = event.object;
+      m_store.insert_or_assign(key, make_entry(event.object));
     }
     if (auto rv = metadata_string(event.object, "resourceVersion"); !rv.empty()) {
       m_resource_version = rv;
@@ -219,6 +263,10 @@ Status Informer::run(std::stop_token stop) {
       continue;
     }
     const auto& error = watched.error();
+    {
+      std::lock_guard lock(m_mutex);
+      ++m_watch_restarts;
+    }
     if (is_gone(error)) {
       spdlog::debug("watch of {} expired ({}); listing again", m_gvr.qualified_resource(), error.message());
       need_list = true;

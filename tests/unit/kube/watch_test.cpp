@@ -107,7 +107,7 @@ TEST_CASE("watch streams events, tracks bookmarks and reports 410") {
   CHECK(is_gone(gone.error()));
 }
 
-TEST_CASE("Informer lists, watches, resumes after drops and re-lists on 410") {
+static void informer_scenario(bool compact) {
   TestServer server;
   std::mutex mutex;
   std::vector<std::string> requests;
@@ -178,6 +178,7 @@ TEST_CASE("Informer lists, watches, resumes after drops and re-lists on 410") {
   handlers.on_delete = [&](const json& o) { record("delete " + Informer::key_of(o)); };
   InformerOptions options;
   options.backoff_base = std::chrono::milliseconds(10);
+  options.compact = compact;
   Informer informer(real_time_client(server.url()), resources::pods(), "ml", options, handlers);
   std::stop_source stop;
   std::thread runner([&] { CHECK(informer.run(stop.get_token()).ok()); });
@@ -204,8 +205,64 @@ TEST_CASE("Informer lists, watches, resumes after drops and re-lists on 410") {
   CHECK(informer.size() == 1);
   CHECK(informer.get("ml/a").value()["metadata"]["resourceVersion"] == "25");
   CHECK(informer.resource_version() == "31");
+  CHECK(informer.watch_restarts() == 1);  // the 410; the first stream ended normally
+  CHECK(informer.list().size() == 1);
   std::lock_guard lock(mutex);
   REQUIRE(requests.size() >= 5);
   CHECK(std::vector<std::string>(requests.begin(), requests.begin() + 5) ==
         std::vector<std::string>{"list@", "watch@10", "watch@11", "list@", "watch@30"});
+}
+
+TEST_CASE("Informer lists, watches, resumes after drops and re-lists on 410") {
+  informer_scenario(false);
+}
+
+TEST_CASE("Informer with a compact store behaves the same") {
+  informer_scenario(true);
+}
+
+TEST_CASE("Informer lists page by page with continue tokens") {
+  TestServer server;
+  std::mutex mutex;
+  std::vector<std::string> pages;
+  server.http().Get("/api/v1/namespaces/ml/pods", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_param("watch")) {
+      res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        sink.done();
+        return true;
+      });
+      return;
+    }
+    const auto cont = req.get_param_value("continue");
+    {
+      std::lock_guard lock(mutex);
+      pages.push_back(req.get_param_value("limit") + "/" + cont);
+    }
+    json list = {{"kind", "PodList"}, {"metadata", {{"resourceVersion", "40"}}}, {"items", json::array()}};
+    if (cont.empty()) {
+      list["items"] = json::array({pod("a", "1"), pod("b", "2")});
+      list["metadata"]["continue"] = "page-2";
+    } else {
+      list["items"] = json::array({pod("c", "3")});
+    }
+    res.set_content(list.dump(), "application/json");
+  });
+  server.start();
+  InformerOptions options;
+  options.page_size = 2;
+  options.compact = true;
+  Informer informer(real_time_client(server.url()), resources::pods(), "ml", options);
+  std::stop_source stop;
+  std::thread runner([&] { CHECK(informer.run(stop.get_token()).ok()); });
+  CHECK(informer.wait_for_sync(std::chrono::seconds(5)));
+  stop.request_stop();
+  runner.join();
+  CHECK(informer.size() == 3);
+  CHECK(informer.get("ml/c").value()["metadata"]["resourceVersion"] == "3");
+  CHECK(informer.resource_version() == "40");
+  std::lock_guard lock(mutex);
+  REQUIRE(pages.size() >= 2);
+  CHECK(pages[0] == "2/");
+  CHECK(pages[1] == "2/page-2");
 }

@@ -20,6 +20,12 @@ struct ReconcileOptions {
   std::chrono::seconds follow_interval{30};
   /// How soon to try an unschedulable workload again.
   std::chrono::seconds unschedulable_interval{10};
+  /// When set, placement starts from this cluster state instead of building
+  /// one from Observed's nodes, pods and Jobs, and the pass books its
+  /// placements into it (Plan::node_gpus is then left empty). The watch loop
+  /// keeps one from its caches and reconciles one workload at a time, so
+  /// Observed then holds that workload with only its own Jobs and pods.
+  ClusterSnapshot* cluster = nullptr;
 };
 
 /// One reconcile pass, as a pure function: the actions that bring every

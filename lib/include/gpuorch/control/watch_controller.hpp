@@ -1,0 +1,188 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <gpuorch/base/result.hpp>
+#include <gpuorch/control/executor.hpp>
+#include <gpuorch/control/observe.hpp>
+#include <gpuorch/control/reconcile.hpp>
+#include <gpuorch/control/work_queue.hpp>
+#include <gpuorch/kube/informer.hpp>
+#include <gpuorch/obs/metrics.hpp>
+#include <gpuorch/obs/reconcile_metrics.hpp>
+
+namespace gpuorch::control {
+
+struct WatchControllerOptions {
+  /// Workloads of this namespace; "" = every namespace. Jobs, pods and nodes
+  /// are always watched cluster-wide (placement needs every pod's GPUs).
+  std::string namespace_name;
+  /// Workers reconciling keys at once (each key by one worker at a time).
+  int workers = 4;
+  /// Every workload is queued again this often, as a safety net (0 = never).
+  std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
+  ReconcileOptions reconcile;
+  /// Applied per workload (parallelism is forced to 1: one key per worker);
+  /// `checkpoint` is called before each write batch (e.g. "still the leader?").
+  ExecutorOptions executor;
+  WorkQueueOptions queue;
+  /// Page size, watch timeout and store of the informers (compact: the
+  /// caches keep MessagePack, several times smaller than JSON trees).
+  kube::InformerOptions informer = [] {
+    kube::InformerOptions o;
+    o.compact = true;
+    return o;
+  }();
+  /// Seed of the Random strategy and retry jitter, mixed with each key.
+  std::uint64_t seed = 0;
+  /// A reservation whose Job never shows up in the cache is dropped after this long.
+  std::chrono::milliseconds reservation_ttl{std::chrono::minutes(2)};
+  /// How often queued wake-ups (capacity freed) and gauges are processed.
+  std::chrono::milliseconds tick{std::chrono::milliseconds(50)};
+};
+
+/// Counters of what the loop did (for logs, tests and the chaos driver).
+struct WatchStats {
+  std::int64_t reconciles = 0;      ///< keys processed
+  std::int64_t errors = 0;          ///< keys whose plan did not fully apply (requeued with backoff)
+  std::int64_t writes = 0;          ///< API writes issued
+  std::int64_t jobs_created = 0;    ///< create_job actions applied
+  std::int64_t wakeups = 0;         ///< pending workloads woken because capacity freed
+  std::int64_t resyncs = 0;         ///< periodic resyncs done
+  std::int64_t reservations = 0;    ///< GPU reservations currently held
+  std::int64_t watch_restarts = 0;  ///< watch streams that ended abnormally (all informers)
+  std::int64_t relists = 0;         ///< lists after the first (410 Gone) of all informers
+};
+
+/// `gpuorch reconcile --watch`: informer caches (GPUWorkloads, gpuorch Jobs,
+/// pods, nodes) feed a work queue of workload keys; workers reconcile one
+/// workload at a time with the pure reconcile() and the executor of the
+/// one-shot pass.
+///
+/// Placement stays consistent across workers: one cluster state is kept from
+/// the caches, and a worker decides and books its placement into it under one
+/// lock before it creates the Job. The booking is held as a reservation (a
+/// Job as the worker built it) until the Job is seen in the cache, or the
+/// create is known to have failed, so no two workers book the same GPUs and a
+/// worker that looks at the workload again before the cache caught up adopts
+/// its own Job instead of placing twice. Pending workloads are woken when a
+/// node, pod or Job event frees capacity on a node (only as many as could fit
+/// there, in queue order); each plan's requeue time (backoff deadlines, Job
+/// checks) becomes a delayed add; a periodic resync queues everything.
+///
+/// Lifecycle: start() launches the informers, then the workers once every
+/// cache has synced. stop() stops taking work, lets in-flight keys finish,
+/// stops the informers and joins every thread. Hooks for the HTTP server and
+/// leader election: synced(), the registry given to the constructor (metrics
+/// of the one-shot pass plus queue depth, work duration and watch restarts),
+/// ExecutorOptions::checkpoint (lose leadership: writes stop).
+class WatchController {
+ public:
+  /// `registry` may be null (no metrics). The client must outlive the controller.
+  WatchController(std::shared_ptr<kube::Client> client, WatchControllerOptions options,
+                  obs::Registry* registry = nullptr);
+  ~WatchController();
+  WatchController(const WatchController&) = delete;
+  WatchController& operator=(const WatchController&) = delete;
+
+  /// Starts the informers and (once synced) the workers. Call once.
+  void start();
+  /// Every informer has listed once (what /readyz reports).
+  [[nodiscard]] bool synced() const;
+  /// Waits for synced() up to `timeout` (real time).
+  bool wait_for_sync(std::chrono::milliseconds timeout) const;
+  /// Stops taking work, waits for in-flight keys (up to `grace`), stops the
+  /// informers and joins all threads. Idempotent. Returns false when
+  /// in-flight work did not finish within `grace`.
+  bool stop(std::chrono::milliseconds grace = std::chrono::seconds(30));
+  [[nodiscard]] bool stopped() const { return m_stopping.load(); }
+
+  [[nodiscard]] WatchStats stats() const;
+  /// Keys ready plus keys delayed.
+  [[nodiscard]] std::size_t queue_depth() const;
+
+  /// Processes one key synchronously (what a worker does); for tests.
+  Status process(const std::string& key);
+
+ private:
+  struct Reservation {
+    JobView job;
+    std::chrono::steady_clock::time_point made;
+  };
+  /// What the wake-up index needs of a pending workload.
+  struct PendingEntry {
+    std::int32_t priority = 0;
+    std::int64_t created = 0;
+    std::int32_t gpus = 0;
+  };
+
+  void on_workload(const nlohmann::json* old_object, const nlohmann::json& object, bool deleted);
+  void on_job(const nlohmann::json& object, bool deleted);
+  void on_pod(const nlohmann::json& object, bool deleted);
+  void on_node(const nlohmann::json& object, bool deleted);
+  void worker_loop();
+  void ticker_loop(std::stop_token stop);
+  void wake_pending();
+  void rebuild_locked();
+  void release_reservation_locked(const std::string& job_key);
+  void requeue_after_plan(const std::string& key, const Plan& plan);
+  void update_gauges();
+
+  std::shared_ptr<kube::Client> m_client;
+  WatchControllerOptions m_options;
+  obs::Registry* m_registry;
+  std::unique_ptr<obs::ReconcileMetrics> m_metrics;
+  obs::Gauge* m_queue_depth = nullptr;
+  obs::HistogramFamily* m_work_duration = nullptr;
+  obs::Counter* m_watch_restarts = nullptr;
+
+  WorkQueue m_queue;
+  std::unique_ptr<kube::Informer> m_workload_informer;
+  std::unique_ptr<kube::Informer> m_job_informer;
+  std::unique_ptr<kube::Informer> m_pod_informer;
+  std::unique_ptr<kube::Informer> m_node_informer;
+  std::vector<std::jthread> m_informer_threads;
+  std::vector<std::thread> m_workers;
+  std::jthread m_ticker;
+  std::atomic<bool> m_started{false};
+  std::atomic<bool> m_stopping{false};
+  std::atomic<bool> m_workers_started{false};
+  std::atomic<std::uint64_t> m_pass{0};
+
+  // Typed views of the caches and the cluster state built from them.
+  mutable std::mutex m_state_mutex;
+  std::unordered_map<std::string, sched::NodeSpec> m_nodes;                   // by name
+  std::unordered_map<std::string, PodView> m_pods;                            // by ns/name
+  std::unordered_map<std::string, JobView> m_jobs;                            // by ns/name
+  std::unordered_map<std::string, std::set<std::string>> m_jobs_by_workload;  // ns/workload -> job keys
+  std::unordered_map<std::string, std::set<std::string>> m_pods_by_job_uid;
+  std::unordered_map<std::string, std::string> m_job_by_uid;    // uid -> job key
+  std::unordered_map<std::string, Reservation> m_reservations;  // by job ns/name
+  ClusterSnapshot m_snapshot;
+  bool m_dirty = true;
+  // Pending workloads by queue order (-priority, creation, key) for wake-ups.
+  std::set<std::tuple<std::int32_t, std::int64_t, std::string>> m_pending_order;
+  std::unordered_map<std::string, PendingEntry> m_pending;
+  std::unordered_map<std::string, model::Phase> m_phases;  // every cached workload's phase
+  std::set<std::string> m_wake_nodes;                      // nodes where capacity freed since the last tick
+  bool m_wake_all = false;
+
+  mutable std::mutex m_stats_mutex;
+  WatchStats m_stats;
+  std::int64_t m_restarts_reported = 0;
+};
+
+}  // namespace gpuorch::control

@@ -1,0 +1,694 @@
+// The watch loop: informer caches -> work queue -> workers running the same
+// reconcile() and executor as the one-shot pass, one workload at a time.
+
+#include <gpuorch/control/watch_controller.hpp>
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <gpuorch/base/strings.hpp>
+#include <gpuorch/control/names.hpp>
+#include <gpuorch/kube/client.hpp>
+#include <gpuorch/model/workload.hpp>
+#include <gpuorch/obs/metrics.hpp>
+#include <gpuorch/obs/reconcile_metrics.hpp>
+
+namespace gpuorch::control {
+namespace {
+
+using nlohmann::json;
+
+std::string job_key(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
+
+std::string workload_key_of_job(const JobView& j) {
+  return j.workload.empty() ? std::string() : j.namespace_name + "/" + j.workload;
+}
+
+// Splits "ns/name" (a workload key) into its namespace.
+std::string namespace_of(const std::string& key) {
+  const auto slash = key.find('/');
+  return slash == std::string::npos ? std::string() : key.substr(0, slash);
+}
+
+// Seconds since the epoch of a workload's creation (queue order), 0 when unknown.
+std::int64_t created_seconds(const model::Workload& w) {
+  if (!w.metadata.creation_timestamp) {
+    return 0;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(w.metadata.creation_timestamp->time_since_epoch()).count();
+}
+
+// Whether two readings of a node place the same (what the cluster state holds).
+bool same_for_placement(const sched::NodeSpec& a, const sched::NodeSpec& b) {
+  return a.gpu_count == b.gpu_count && a.cpu_milli == b.cpu_milli && a.memory_bytes == b.memory_bytes &&
+         a.ready == b.ready && a.cordoned == b.cordoned && a.gpu_model == b.gpu_model && a.labels == b.labels &&
+         a.taints == b.taints && a.price_per_gpu_hour == b.price_per_gpu_hour;
+}
+
+}  // namespace
+
+WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchControllerOptions options,
+                                 obs::Registry* registry)
+    : m_client(std::move(client)),
+      m_options(std::move(options)),
+      m_registry(registry),
+      m_queue(m_client->clock(), m_options.queue) {
+  m_options.workers = std::max(1, m_options.workers);
+  m_options.executor.parallelism = 1;
+  if (m_registry != nullptr) {
+    m_metrics = std::make_unique<obs::ReconcileMetrics>(
+        *m_registry, std::vector<std::string>{std::string(condition_reasons::invalid_spec),
+                                              std::string(condition_reasons::job_failed),
+                                              std::string(condition_reasons::job_deleted)});
+    m_queue_depth =
+        &m_registry->gauge("gpuorch_workqueue_depth", "Workload keys waiting in the work queue (ready and delayed)")
+             .get();
+    m_work_duration = &m_registry->histogram("gpuorch_workqueue_work_duration_seconds",
+                                             "Time one worker spent reconciling one workload key",
+                                             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    m_watch_restarts = &m_registry
+                            ->counter("gpuorch_watch_restarts_total",
+                                      "Watch streams that ended with an error or 410 Gone and were resumed")
+                            .get();
+  }
+
+  kube::InformerHandlers workloads;
+  workloads.on_add = [this](const json& o) { on_workload(nullptr, o, false); };
+  workloads.on_update = [this](const json& old_object, const json& o) { on_workload(&old_object, o, false); };
+  workloads.on_delete = [this](const json& o) { on_workload(nullptr, o, true); };
+  m_workload_informer = std::make_unique<kube::Informer>(m_client, kube::resources::gpu_workloads(),
+                                                         m_options.namespace_name, m_options.informer, workloads);
+
+  kube::InformerHandlers jobs;
+  jobs.on_add = [this](const json& o) { on_job(o, false); };
+  jobs.on_update = [this](const json&, const json& o) { on_job(o, false); };
+  jobs.on_delete = [this](const json& o) { on_job(o, true); };
+  auto job_options = m_options.informer;
+  job_options.label_selector = std::string(k_workload_label);
+  m_job_informer = std::make_unique<kube::Informer>(m_client, kube::resources::jobs(), "", job_options, jobs);
+
+  // Every pod, filtered here: a field selector on the phase would turn a pod
+  // that finishes into a deletion, and its Job's state is what matters then.
+  kube::InformerHandlers pods;
+  pods.on_add = [this](const json& o) { on_pod(o, false); };
+  pods.on_update = [this](const json&, const json& o) { on_pod(o, false); };
+  pods.on_delete = [this](const json& o) { on_pod(o, true); };
+  m_pod_informer = std::make_unique<kube::Informer>(m_client, kube::resources::pods(), "", m_options.informer, pods);
+
+  kube::InformerHandlers nodes;
+  nodes.on_add = [this](const json& o) { on_node(o, false); };
+  nodes.on_update = [this](const json&, const json& o) { on_node(o, false); };
+  nodes.on_delete = [this](const json& o) { on_node(o, true); };
+  m_node_informer = std::make_unique<kube::Informer>(m_client, kube::resources::nodes(), "", m_options.informer, nodes);
+}
+
+WatchController::~WatchController() {
+  stop(std::chrono::seconds(0));
+}
+
+void WatchController::start() {
+  if (m_started.exchange(true)) {
+    return;
+  }
+  for (auto* informer :
+       {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
+    m_informer_threads.emplace_back([informer](std::stop_token stop) {
+      if (auto s = informer->run(stop); !s.ok()) {
+        spdlog::error("informer stopped: {}", s.error().message());
+      }
+    });
+  }
+  m_ticker = std::jthread([this](std::stop_token stop) { ticker_loop(stop); });
+}
+
+bool WatchController::synced() const {
+  return m_workload_informer->has_synced() && m_job_informer->has_synced() && m_pod_informer->has_synced() &&
+         m_node_informer->has_synced();
+}
+
+bool WatchController::wait_for_sync(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto* informer :
+       {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !informer->wait_for_sync(left)) {
+      return synced();
+    }
+  }
+  return true;
+}
+
+bool WatchController::stop(std::chrono::milliseconds grace) {
+  if (m_stopping.exchange(true)) {
+    return true;
+  }
+  m_queue.shut_down();  // no new keys; in-flight ones finish
+  if (m_ticker.joinable()) {
+    m_ticker.request_stop();  // it starts the workers: stop it first
+    m_ticker.join();
+  }
+  bool drained = true;
+  if (!m_workers.empty()) {
+    drained = m_queue.wait_idle(grace);
+    if (!drained) {
+      spdlog::warn("{} workload(s) still being reconciled after the grace period", m_queue.processing());
+    }
+  }
+  for (auto& worker : m_workers) {
+    if (worker.joinable()) {
+      // A worker past the grace period is still inside one reconcile: its
+      // requests are bounded by the client's timeouts.
+      worker.join();
+    }
+  }
+  m_workers.clear();
+  for (auto& t : m_informer_threads) {
+    t.request_stop();
+  }
+  for (auto& t : m_informer_threads) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  m_informer_threads.clear();
+  return drained;
+}
+
+WatchStats WatchController::stats() const {
+  WatchStats s;
+  {
+    std::lock_guard lock(m_stats_mutex);
+    s = m_stats;
+  }
+  {
+    std::lock_guard lock(m_state_mutex);
+    s.reservations = static_cast<std::int64_t>(m_reservations.size());
+  }
+  for (const auto* informer :
+       {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
+    s.watch_restarts += informer->watch_restarts();
+    s.relists += std::max(0, informer->list_count() - 1);
+  }
+  return s;
+}
+
+std::size_t WatchController::queue_depth() const {
+  return m_queue.len() + m_queue.delayed();
+}
+
+// ---- event handlers (informer threads) ----
+
+void WatchController::on_workload(const json* old_object, const json& object, bool deleted) {
+  const auto key = kube::Informer::key_of(object);
+  (void)old_object;
+  {
+    std::lock_guard lock(m_state_mutex);
+    if (auto it = m_pending.find(key); it != m_pending.end()) {
+      m_pending_order.erase({-it->second.priority, it->second.created, key});
+      m_pending.erase(it);
+    }
+    if (deleted) {
+      m_phases.erase(key);
+    } else {
+      auto w = model::workload_from_json(object);
+      if (w.ok()) {
+        m_phases[key] = w->status.phase.value_or(model::Phase::pending);
+      }
+      if (w.ok() && !w->metadata.deletion_timestamp &&
+          w->status.phase.value_or(model::Phase::pending) == model::Phase::pending) {
+        PendingEntry e{w->spec.priority, created_seconds(*w), w->spec.gpu_count};
+        m_pending.emplace(key, e);
+        m_pending_order.emplace(-e.priority, e.created, key);
+      }
+    }
+  }
+  m_queue.add(key);
+}
+
+void WatchController::on_job(const json& object, bool deleted) {
+  auto view = job_view_from_json(object);
+  if (!view.ok()) {
+    spdlog::warn("Job {}: {}", kube::Informer::key_of(object), view.error().message());
+    return;
+  }
+  const auto key = job_key(view->namespace_name, view->name);
+  const auto workload = workload_key_of_job(*view);
+  {
+    std::lock_guard lock(m_state_mutex);
+    std::optional<JobView> old;
+    if (auto it = m_jobs.find(key); it != m_jobs.end()) {
+      old = it->second;
+    }
+    if (old) {
+      m_job_by_uid.erase(old->uid);
+    }
+    if (deleted) {
+      m_jobs.erase(key);
+      if (auto it = m_jobs_by_workload.find(workload); it != m_jobs_by_workload.end()) {
+        it->second.erase(key);
+        if (it->second.empty()) {
+          m_jobs_by_workload.erase(it);
+        }
+      }
+    } else {
+      m_jobs[key] = *view;
+      m_job_by_uid[view->uid] = key;
+      m_jobs_by_workload[workload].insert(key);
+    }
+    // The Job is in the cache now (or gone): its reservation has done its work.
+    release_reservation_locked(key);
+    m_dirty = true;
+    // Capacity freed: the Job finished or went away while it held GPUs.
+    const bool was_live = old ? old->live() : false;
+    if (!view->node.empty() && (deleted || (was_live && !view->live()))) {
+      m_wake_nodes.insert(view->node);
+    }
+  }
+  if (!workload.empty()) {
+    m_queue.add(workload);
+  }
+}
+
+void WatchController::on_pod(const json& object, bool deleted) {
+  auto view = pod_view_from_json(object);
+  if (!view.ok()) {
+    spdlog::debug("Pod {}: {}", kube::Informer::key_of(object), view.error().message());
+    return;
+  }
+  const auto key = job_key(view->namespace_name, view->name);
+  std::string workload;
+  {
+    std::lock_guard lock(m_state_mutex);
+    std::optional<PodView> old;
+    if (auto it = m_pods.find(key); it != m_pods.end()) {
+      old = it->second;
+    }
+    const bool held = old && !old->node.empty() && !old->terminated();
+    const bool holds = !deleted && !view->node.empty() && !view->terminated();
+    if (old && !old->owner_job_uid.empty()) {
+      if (auto it = m_pods_by_job_uid.find(old->owner_job_uid); it != m_pods_by_job_uid.end()) {
+        it->second.erase(key);
+        if (it->second.empty()) {
+          m_pods_by_job_uid.erase(it);
+        }
+      }
+    }
+    // Pods that hold nothing and belong to no Job cannot matter for placement.
+    const bool keep =
+        !deleted && (view->gpus > 0 || view->cpu_milli > 0 || view->memory_bytes > 0 || !view->owner_job_uid.empty());
+    if (keep) {
+      if (!view->owner_job_uid.empty()) {
+        m_pods_by_job_uid[view->owner_job_uid].insert(key);
+      }
+      m_pods[key] = *view;
+    } else {
+      m_pods.erase(key);
+    }
+    if (held != holds || (old && (old->phase != view->phase || old->node != view->node))) {
+      m_dirty = true;
+    }
+    if (held && !holds) {
+      m_wake_nodes.insert(old->node);
+    }
+    // A gpuorch Job's pod changed (e.g. now Running): look at its workload.
+    if (!view->owner_job_uid.empty()) {
+      if (auto it = m_job_by_uid.find(view->owner_job_uid); it != m_job_by_uid.end()) {
+        workload = workload_key_of_job(m_jobs.at(it->second));
+      }
+    }
+  }
+  if (!workload.empty()) {
+    m_queue.add(workload);
+  }
+}
+
+void WatchController::on_node(const json& object, bool deleted) {
+  const auto name = kube::Informer::key_of(object);
+  std::lock_guard lock(m_state_mutex);
+  if (deleted) {
+    m_nodes.erase(name);
+    m_dirty = true;
+    return;
+  }
+  auto spec = node_spec_from_json(object);
+  if (!spec.ok()) {
+    spdlog::warn("Node {}: {}", name, spec.error().message());
+    m_nodes.erase(name);
+    m_dirty = true;
+    return;
+  }
+  if (auto it = m_nodes.find(name); it != m_nodes.end() && same_for_placement(it->second, *spec)) {
+    return;  // a heartbeat or an unrelated change: nothing to decide again
+  }
+  m_nodes[name] = std::move(*spec);
+  m_dirty = true;
+  // A new node, or one that became Ready/uncordoned or grew: work may fit now.
+  m_wake_nodes.insert(name);
+}
+
+// ---- the cluster state ----
+
+void WatchController::release_reservation_locked(const std::string& job_key_) {
+  if (m_reservations.erase(job_key_) > 0) {
+    m_dirty = true;
+  }
+}
+
+void WatchController::rebuild_locked() {
+  std::vector<sched::NodeSpec> nodes;
+  nodes.reserve(m_nodes.size());
+  for (const auto& [name, spec] : m_nodes) {
+    nodes.push_back(spec);
+  }
+  // Deterministic node order (NodeIds), whatever the hash map's order.
+  std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::vector<PodView> pods;
+  pods.reserve(m_pods.size());
+  for (const auto& [key, p] : m_pods) {
+    pods.push_back(p);
+  }
+  std::vector<JobView> jobs;
+  jobs.reserve(m_jobs.size() + m_reservations.size());
+  for (const auto& [key, j] : m_jobs) {
+    jobs.push_back(j);
+  }
+  // Reservations count like Jobs whose pods are not visible yet.
+  for (const auto& [key, r] : m_reservations) {
+    jobs.push_back(r.job);
+  }
+  m_snapshot = build_cluster_state(nodes, pods, jobs);
+  for (const auto& w : m_snapshot.warnings) {
+    spdlog::debug("{}", w);
+  }
+  m_dirty = false;
+}
+
+// ---- workers ----
+
+Status WatchController::process(const std::string& key) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto now = m_client->clock().now();
+  const auto obj = m_workload_informer->get(key);
+  std::vector<json> workload_objects;
+  if (obj) {
+    workload_objects.push_back(*obj);
+  }
+  const std::uint64_t seed = fnv1a(key, m_options.seed ^ (m_pass.fetch_add(1) * 0x9e3779b97f4a7c15ULL));
+  Observed observed = observed_from_json(workload_objects, {}, {}, {}, now, seed);
+  observed.namespace_name = namespace_of(key);
+  for (const auto& w : observed.warnings) {
+    spdlog::warn("{}", w);
+  }
+
+  Plan plan;
+  std::vector<std::string> reserved;
+  {
+    std::lock_guard lock(m_state_mutex);
+    if (auto it = m_jobs_by_workload.find(key); it != m_jobs_by_workload.end()) {
+      for (const auto& jk : it->second) {
+        const auto& j = m_jobs.at(jk);
+        observed.jobs.push_back(j);
+        if (auto pit = m_pods_by_job_uid.find(j.uid); pit != m_pods_by_job_uid.end()) {
+          for (const auto& pk : pit->second) {
+            observed.pods.push_back(m_pods.at(pk));
+          }
+        }
+      }
+    }
+    // A Job this loop created that the cache has not shown yet: the workload
+    // sees it as created (it adopts it rather than placing a second time).
+    for (const auto& [jk, r] : m_reservations) {
+      if (workload_key_of_job(r.job) == key && !m_jobs.contains(jk)) {
+        observed.jobs.push_back(r.job);
+      }
+    }
+    if (m_dirty) {
+      rebuild_locked();
+    }
+    ReconcileOptions options = m_options.reconcile;
+    options.cluster = &m_snapshot;
+    plan = reconcile(observed, options);
+    // Book each new Job until the cache shows it.
+    for (const auto& a : plan.actions) {
+      if (a.kind != ActionKind::create_job) {
+        continue;
+      }
+      auto view = job_view_from_json(a.job);
+      if (!view.ok()) {
+        m_dirty = true;  // the snapshot holds a booking nothing accounts for
+        continue;
+      }
+      view->namespace_name = a.namespace_name;
+      const auto jk = job_key(a.namespace_name, a.job_name);
+      if (m_jobs.contains(jk)) {
+        continue;  // already there (adoption): it is counted as it is
+      }
+      m_reservations[jk] = Reservation{std::move(*view), std::chrono::steady_clock::now()};
+      reserved.push_back(jk);
+    }
+  }
+  for (const auto& w : plan.warnings) {
+    spdlog::debug("{}", w);
+  }
+
+  ExecutionReport report;
+  bool ok = true;
+  if (!plan.empty()) {
+    auto executed = execute(*m_client, plan, m_options.executor);
+    if (!executed) {
+      report.errors.push_back(executed.error().message());
+      report.workloads_failed = 1;
+    } else {
+      report = std::move(*executed);
+    }
+    ok = report.workloads_failed == 0 && !report.interrupted;
+    for (const auto& e : report.errors) {
+      spdlog::info("{}: {}", key, e);
+    }
+  }
+  // A create that may not have happened: ask the server once; a Job that is
+  // not there releases its GPUs now (else the cache event or the TTL will).
+  if (!reserved.empty() && (!ok || report.workloads_skipped > 0)) {
+    for (const auto& jk : reserved) {
+      const auto slash = jk.find('/');
+      auto got = m_client->get(kube::resources::jobs(), jk.substr(0, slash), jk.substr(slash + 1));
+      if (!got && got.error().code() == ErrorCode::not_found) {
+        std::lock_guard lock(m_state_mutex);
+        release_reservation_locked(jk);
+      }
+    }
+  }
+
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
+  {
+    std::lock_guard lock(m_stats_mutex);
+    ++m_stats.reconciles;
+    m_stats.writes += report.writes;
+    m_stats.jobs_created += ok ? plan.counts.scheduled : report.counts.scheduled;
+    if (!ok) {
+      ++m_stats.errors;
+    }
+  }
+  if (m_metrics) {
+    m_metrics->workload_scheduled(static_cast<double>(report.counts.scheduled));
+    m_metrics->workload_retried(static_cast<double>(report.counts.retries));
+    for (const auto& [reason, count] : report.counts.failed) {
+      for (std::int64_t i = 0; i < count; ++i) {
+        m_metrics->workload_failed(reason);
+      }
+    }
+    m_metrics->pass_finished(elapsed, ok, m_client->clock().now());
+    m_work_duration->get().observe(elapsed.count());
+  }
+
+  if (!ok) {
+    m_queue.add_rate_limited(key);
+    return Error(ErrorCode::api, report.errors.empty() ? std::string("interrupted") : report.errors.front());
+  }
+  m_queue.forget(key);
+  requeue_after_plan(key, plan);
+  if (!obj && !observed.jobs.empty() && plan.empty()) {
+    // Jobs whose workload is gone, still within their grace period: look again.
+    m_queue.add_after(key, std::chrono::seconds(30));
+  }
+  return Status();
+}
+
+void WatchController::requeue_after_plan(const std::string& key, const Plan& plan) {
+  if (!plan.requeue_at) {
+    return;
+  }
+  const auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(*plan.requeue_at - plan.now);
+  m_queue.add_after(key, delay);
+}
+
+void WatchController::worker_loop() {
+  while (auto key = m_queue.get()) {
+    auto s = process(*key);
+    if (!s.ok()) {
+      spdlog::debug("reconciling {}: {}", *key, s.error().message());
+    }
+    m_queue.done(*key);
+  }
+}
+
+// ---- the ticker: start-up, wake-ups, resync, reservation expiry, gauges ----
+
+void WatchController::wake_pending() {
+  std::vector<std::string> wake;
+  {
+    std::lock_guard lock(m_state_mutex);
+    if (m_wake_nodes.empty() && !m_wake_all) {
+      return;
+    }
+    if (m_dirty) {
+      rebuild_locked();
+    }
+    // Free whole GPUs where capacity freed, then the pending workloads (queue
+    // order) that fit in it: the ones that could start now, not every one.
+    std::int64_t budget = 0;
+    std::int32_t largest = 0;
+    for (const auto& name : m_wake_nodes) {
+      if (const auto id = m_snapshot.state.find(name)) {
+        const auto free = m_snapshot.state.whole_free_gpus(*id);
+        budget += free;
+        largest = std::max(largest, free);
+      }
+    }
+    if (m_wake_all) {
+      budget = std::numeric_limits<std::int64_t>::max();
+      largest = std::numeric_limits<std::int32_t>::max();
+    }
+    m_wake_nodes.clear();
+    m_wake_all = false;
+    for (const auto& [neg_priority, created, key] : m_pending_order) {
+      if (budget <= 0) {
+        break;
+      }
+      const auto& e = m_pending.at(key);
+      if (e.gpus > largest) {
+        continue;
+      }
+      wake.push_back(key);
+      budget -= std::max(1, e.gpus);
+    }
+  }
+  for (const auto& key : wake) {
+    m_queue.add(key);
+  }
+  if (!wake.empty()) {
+    std::lock_guard lock(m_stats_mutex);
+    m_stats.wakeups += static_cast<std::int64_t>(wake.size());
+  }
+}
+
+void WatchController::update_gauges() {
+  if (m_queue_depth != nullptr) {
+    m_queue_depth->set(static_cast<double>(queue_depth()));
+  }
+  if (m_watch_restarts != nullptr) {
+    std::int64_t restarts = 0;
+    for (const auto* informer :
+         {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
+      restarts += informer->watch_restarts() + std::max(0, informer->list_count() - 1);
+    }
+    if (restarts > m_restarts_reported) {
+      m_watch_restarts->inc(static_cast<double>(restarts - m_restarts_reported));
+      m_restarts_reported = restarts;
+    }
+  }
+  if (!m_metrics) {
+    return;
+  }
+  std::map<std::string, double> phases;
+  std::vector<obs::NodeGpus> nodes;
+  {
+    std::lock_guard lock(m_state_mutex);
+    for (const auto& [key, phase] : m_phases) {
+      phases[std::string(model::to_string(phase))] += 1;
+    }
+    if (m_dirty) {
+      rebuild_locked();
+    }
+    const auto& state = m_snapshot.state;
+    nodes.reserve(state.size());
+    for (sched::NodeId id = 0; id < state.size(); ++id) {
+      const auto free = state.whole_free_gpus(id);
+      nodes.push_back(
+          {state.spec(id).name, static_cast<double>(free), static_cast<double>(state.spec(id).gpu_count - free)});
+    }
+  }
+  m_metrics->set_workloads_by_phase({phases.begin(), phases.end()});
+  m_metrics->set_node_gpus(nodes);
+}
+
+void WatchController::ticker_loop(std::stop_token stop) {
+  auto& clock = m_client->clock();
+  // Workers start once every cache is complete: deciding from a partial view
+  // of the cluster could book GPUs that are in use.
+  while (!stop.stop_requested() && !synced()) {
+    clock.sleep_for(m_options.tick, stop);
+  }
+  if (stop.stop_requested()) {
+    return;
+  }
+  spdlog::info("caches synced: {} workloads, {} gpuorch Jobs, {} pods, {} nodes; starting {} workers",
+               m_workload_informer->size(), m_job_informer->size(), m_pod_informer->size(), m_node_informer->size(),
+               m_options.workers);
+  if (!m_stopping) {
+    for (int i = 0; i < m_options.workers; ++i) {
+      m_workers.emplace_back([this] { worker_loop(); });
+    }
+    m_workers_started = true;
+  }
+  auto next_resync = clock.monotonic() + m_options.resync_period;
+  auto next_gauges = clock.monotonic();
+  while (!stop.stop_requested()) {
+    wake_pending();
+    const auto now = clock.monotonic();
+    if (m_options.resync_period.count() > 0 && now >= next_resync) {
+      next_resync = now + m_options.resync_period;
+      std::vector<std::string> keys;
+      {
+        std::lock_guard lock(m_state_mutex);
+        keys.reserve(m_phases.size());
+        for (const auto& [key, phase] : m_phases) {
+          keys.push_back(key);
+        }
+      }
+      for (const auto& key : keys) {
+        m_queue.add(key);
+      }
+      std::lock_guard lock(m_stats_mutex);
+      ++m_stats.resyncs;
+    }
+    {
+      // Reservations whose Job never appeared (a create that failed in a way
+      // the worker could not confirm): give the GPUs back eventually.
+      std::lock_guard lock(m_state_mutex);
+      const auto real_now = std::chrono::steady_clock::now();
+      for (auto it = m_reservations.begin(); it != m_reservations.end();) {
+        if (real_now - it->second.made > m_options.reservation_ttl) {
+          spdlog::warn("Job {} was never seen after its create: releasing its reservation", it->first);
+          it = m_reservations.erase(it);
+          m_dirty = true;
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (now >= next_gauges) {
+      next_gauges = now + std::chrono::seconds(1);
+      update_gauges();
+    }
+    clock.sleep_for(m_options.tick, stop);
+  }
+}
+
+}  // namespace gpuorch::control

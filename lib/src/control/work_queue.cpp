@@ -1,0 +1,215 @@
+#include <gpuorch/control/work_queue.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace gpuorch::control {
+
+WorkQueue::WorkQueue(kube::Clock& clock, WorkQueueOptions options)
+    : m_clock(clock), m_options(options), m_tokens(static_cast<double>(options.burst)) {}
+
+void WorkQueue::add_locked(const std::string& key) {
+  if (m_shutting_down || m_dirty.contains(key)) {
+    return;
+  }
+  m_dirty.insert(key);
+  // A key being processed is queued again only by done(): never two workers on one key.
+  if (!m_processing.contains(key)) {
+    m_queue.push_back(key);
+    m_cv.notify_one();
+  }
+}
+
+void WorkQueue::add(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  // An immediate add supersedes a delayed one.
+  if (auto it = m_waiting.find(key); it != m_waiting.end()) {
+    m_timers.erase({it->second, key});
+    m_waiting.erase(it);
+  }
+  add_locked(key);
+}
+
+void WorkQueue::add_after(const std::string& key, std::chrono::nanoseconds delay) {
+  if (delay <= std::chrono::nanoseconds::zero()) {
+    add(key);
+    return;
+  }
+  add_at(key, m_clock.monotonic() + delay);
+}
+
+void WorkQueue::add_at(const std::string& key, TimePoint at) {
+  std::lock_guard lock(m_mutex);
+  if (m_shutting_down) {
+    return;
+  }
+  if (at <= m_clock.monotonic()) {
+    if (auto it = m_waiting.find(key); it != m_waiting.end()) {
+      m_timers.erase({it->second, key});
+      m_waiting.erase(it);
+    }
+    add_locked(key);
+    return;
+  }
+  if (m_dirty.contains(key)) {
+    return;  // already queued (or re-queued after its processing): sooner than asked
+  }
+  auto it = m_waiting.find(key);
+  if (it != m_waiting.end()) {
+    if (it->second <= at) {
+      return;  // an earlier wake-up is already set
+    }
+    m_timers.erase({it->second, key});
+    it->second = at;
+  } else {
+    m_waiting.emplace(key, at);
+  }
+  m_timers.emplace(at, key);
+  m_cv.notify_all();  // a sleeping get() may have to wake earlier now
+}
+
+std::chrono::nanoseconds WorkQueue::when(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  const int failures = m_failures[key]++;
+  const double base = std::chrono::duration<double>(m_options.backoff_base).count();
+  const double cap = std::chrono::duration<double>(m_options.backoff_cap).count();
+  const double backoff = std::min(cap, base * std::pow(2.0, std::min(failures, 62)));
+
+  double bucket = 0;
+  if (m_options.qps > 0) {
+    const auto now = m_clock.monotonic();
+    if (m_bucket_started) {
+      const double elapsed = std::chrono::duration<double>(now - m_bucket_last).count();
+      m_tokens = std::min(static_cast<double>(m_options.burst), m_tokens + elapsed * m_options.qps);
+    }
+    m_bucket_started = true;
+    m_bucket_last = now;
+    m_tokens -= 1;
+    if (m_tokens < 0) {
+      bucket = -m_tokens / m_options.qps;
+    }
+  }
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(std::max(backoff, bucket)));
+}
+
+void WorkQueue::add_rate_limited(const std::string& key) {
+  add_after(key, when(key));
+}
+
+void WorkQueue::forget(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  m_failures.erase(key);
+}
+
+int WorkQueue::num_requeues(const std::string& key) const {
+  std::lock_guard lock(m_mutex);
+  const auto it = m_failures.find(key);
+  return it == m_failures.end() ? 0 : it->second;
+}
+
+void WorkQueue::promote_due_locked(TimePoint now) {
+  while (!m_timers.empty() && m_timers.begin()->first <= now) {
+    auto key = m_timers.begin()->second;
+    m_timers.erase(m_timers.begin());
+    m_waiting.erase(key);
+    add_locked(key);
+  }
+}
+
+std::optional<std::string> WorkQueue::pop_locked() {
+  if (m_shutting_down || m_queue.empty()) {
+    return std::nullopt;
+  }
+  auto key = std::move(m_queue.front());
+  m_queue.pop_front();
+  m_processing.insert(key);
+  m_dirty.erase(key);
+  return key;
+}
+
+std::optional<std::string> WorkQueue::get() {
+  std::unique_lock lock(m_mutex);
+  while (!m_shutting_down) {
+    promote_due_locked(m_clock.monotonic());
+    if (auto key = pop_locked()) {
+      return key;
+    }
+    if (m_timers.empty()) {
+      m_cv.wait(lock);
+    } else {
+      const auto wait = m_timers.begin()->first - m_clock.monotonic();
+      // Bounded so that a clock that is not the real one is still looked at.
+      m_cv.wait_for(lock, std::clamp<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(1),
+                                                               std::chrono::milliseconds(1000)));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> WorkQueue::try_get() {
+  std::lock_guard lock(m_mutex);
+  promote_due_locked(m_clock.monotonic());
+  return pop_locked();
+}
+
+void WorkQueue::done(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  m_processing.erase(key);
+  if (m_dirty.contains(key) && !m_shutting_down) {
+    m_queue.push_back(key);
+    m_cv.notify_one();
+  }
+  if (m_processing.empty()) {
+    m_idle_cv.notify_all();
+  }
+}
+
+void WorkQueue::shut_down() {
+  std::lock_guard lock(m_mutex);
+  m_shutting_down = true;
+  m_queue.clear();
+  m_dirty.clear();
+  m_waiting.clear();
+  m_timers.clear();
+  m_cv.notify_all();
+}
+
+bool WorkQueue::shutting_down() const {
+  std::lock_guard lock(m_mutex);
+  return m_shutting_down;
+}
+
+bool WorkQueue::wait_idle(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(m_mutex);
+  return m_idle_cv.wait_for(lock, timeout, [this] { return m_processing.empty(); });
+}
+
+std::size_t WorkQueue::len() const {
+  std::lock_guard lock(m_mutex);
+  return m_queue.size();
+}
+
+std::size_t WorkQueue::delayed() const {
+  std::lock_guard lock(m_mutex);
+  return m_timers.size();
+}
+
+std::size_t WorkQueue::processing() const {
+  std::lock_guard lock(m_mutex);
+  return m_processing.size();
+}
+
+std::optional<WorkQueue::TimePoint> WorkQueue::next_due() const {
+  std::lock_guard lock(m_mutex);
+  if (m_timers.empty()) {
+    return std::nullopt;
+  }
+  return m_timers.begin()->first;
+}
+
+void WorkQueue::poke() {
+  std::lock_guard lock(m_mutex);
+  m_cv.notify_all();
+}
+
+}  // namespace gpuorch::control

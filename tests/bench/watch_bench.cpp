@@ -1,0 +1,325 @@
+// `gpuorch reconcile --watch` against an in-process sandbox. Not a timed
+// test: run by hand and recorded in docs/benchmarks.md.
+//
+//   bench_watch GPUORCH latency [--rate 100] [--seconds 30] [--nodes 500] [-- ARGS...]
+//     Workloads created at a steady rate through the API; the latency from
+//     each workload's creation to its Job's creation, both seen in the
+//     store's own change stream: p50, p90, p99, max.
+//
+//   bench_watch GPUORCH memory [--workloads 50000] [--nodes 5000] [-- ARGS...]
+//     The loop's peak RSS with that many (finished) workloads and nodes
+//     cached, against an empty cluster's, and the bytes per cached object.
+//
+// ARGS are passed to `gpuorch reconcile --watch -A` (e.g. --workers 8).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "harness.hpp"
+
+namespace {
+
+using namespace gpuorch;
+using namespace gpuorch::chaos;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Options {
+  std::string gpuorch;
+  std::string mode;
+  double rate = 100;
+  int seconds = 30;
+  int nodes = -1;
+  int workloads = 50000;
+  std::vector<std::string> extra;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> positional;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) {
+        throw std::runtime_error(a + " needs a value");
+      }
+      return args[++i];
+    };
+    if (a == "--rate") {
+      o.rate = std::stod(value());
+    } else if (a == "--seconds") {
+      o.seconds = std::stoi(value());
+    } else if (a == "--nodes") {
+      o.nodes = std::stoi(value());
+    } else if (a == "--workloads") {
+      o.workloads = std::stoi(value());
+    } else if (a == "--") {
+      o.extra.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2 || (positional[1] != "latency" && positional[1] != "memory")) {
+    throw std::runtime_error("usage: bench_watch GPUORCH latency|memory [flags] [-- ARGS...]");
+  }
+  o.gpuorch = positional[0];
+  o.mode = positional[1];
+  if (o.nodes < 0) {
+    o.nodes = o.mode == "latency" ? 500 : 5000;
+  }
+  return o;
+}
+
+json workload(const std::string& name, int gpus) {
+  return {{"apiVersion", "gpuorch.io/v1alpha1"},
+          {"kind", "GPUWorkload"},
+          {"metadata", {{"name", name}, {"namespace", "bench"}}},
+          {"spec",
+           {{"modelName", "llama-3-8b"},
+            {"gpuCount", gpus},
+            {"image", "ghcr.io/acme/train:1.4"},
+            {"retryPolicy", {{"maxRetries", 0}, {"backoffSeconds", 1}, {"maxBackoffSeconds", 1}}}}}};
+}
+
+// Waits until the loop's log says its caches are synced (or it exited).
+bool wait_for_sync(const std::filesystem::path& log, std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("caches synced") != std::string::npos) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+std::vector<std::string> loop_args(const Options& o) {
+  std::vector<std::string> args = {"--watch", "-A", "--lease-namespace", "bench"};
+  args.insert(args.end(), o.extra.begin(), o.extra.end());
+  return args;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) {
+    return 0;
+  }
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+int run_latency(const Options& o) {
+  TempDir dir;
+  sandbox::SandboxOptions so;
+  sandbox::NodePool pool;
+  pool.name = "gpu";
+  pool.count = o.nodes;
+  pool.gpus_per_node = 8;
+  so.cluster.pools = {pool};
+  // Long enough that the cluster never fills: every workload can be placed at once.
+  so.cluster.job_duration = milliseconds(2000);
+  so.cluster.tick = milliseconds(20);
+  so.watch_history = 1000000;
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return 1;
+  }
+  Harness& h = **started;
+  if (auto s = h.create_namespace("bench"); !s.ok()) {
+    fmt::print(stderr, "{}\n", s.error().message());
+    return 1;
+  }
+  auto& store = h.sandbox().store();
+  auto wl_watch = store.watch(*store.find_type("gpuorch.io", "v1alpha1", "gpuworkloads"), "", {});
+  auto job_watch = store.watch(*store.find_type("batch", "v1", "jobs"), "", {});
+  if (!wl_watch.ok() || !job_watch.ok()) {
+    fmt::print(stderr, "cannot watch the store\n");
+    return 1;
+  }
+  std::unordered_map<std::string, Clock::time_point> created;
+  std::unordered_map<std::string, Clock::time_point> job_created;
+  std::atomic<std::size_t> jobs_seen{0};
+  std::atomic<bool> stop{false};
+  std::thread observer([&] {
+    std::uint64_t seen = 0;
+    while (!stop) {
+      seen = store.wait_for_change(seen, milliseconds(5));
+      const auto now = Clock::now();
+      while (auto e = (*wl_watch)->next(milliseconds(0))) {
+        if (e->type == "ADDED") {
+          created.emplace((*e->object)["metadata"].value("name", ""), now);
+        }
+      }
+      while (auto e = (*job_watch)->next(milliseconds(0))) {
+        if (e->type == "ADDED") {
+          const auto w = (*e->object)["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "");
+          job_created.emplace(w, now);
+          jobs_seen = job_created.size();
+        }
+      }
+    }
+  });
+
+  const auto log = dir.path() / "watch.log";
+  ReconcileProcess loop(o.gpuorch, h.kubeconfig_path(), loop_args(o), log);
+  if (!wait_for_sync(log, std::chrono::seconds(60))) {
+    fmt::print(stderr, "the loop did not sync:\n{}", tail_file(log, 20));
+    return 1;
+  }
+  const int total = static_cast<int>(o.rate * o.seconds);
+  fmt::print("latency: {} workloads at {:.0f}/s on {} nodes x 8 GPUs, loop args:", total, o.rate, o.nodes);
+  for (const auto& a : loop_args(o)) {
+    fmt::print(" {}", a);
+  }
+  fmt::print("\n");
+  std::fflush(stdout);
+  // Four submitters, each paced to its share of the rate: one client alone
+  // would be limited by its own request latency, not by the rate asked for.
+  constexpr int k_submitters = 4;
+  const auto t0 = Clock::now();
+  const auto period = std::chrono::duration<double>(1.0 / o.rate);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> submitters;
+  for (int s = 0; s < k_submitters; ++s) {
+    submitters.emplace_back([&, s] {
+      for (int i = s; i < total; i += k_submitters) {
+        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<Clock::duration>(period * i));
+        if (!h.create_workload(workload(fmt::format("w-{:06}", i), 1 + (i % 4))).ok()) {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& t : submitters) {
+    t.join();
+  }
+  const double achieved = total / std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    if (jobs_seen >= static_cast<std::size_t>(total)) {
+      break;
+    }
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  stop = true;
+  observer.join();
+  loop.send(SIGTERM);
+  const PassResult r = loop.wait(std::chrono::seconds(3600));
+
+  std::vector<double> latencies;
+  for (const auto& [name, t] : created) {
+    if (auto it = job_created.find(name); it != job_created.end()) {
+      latencies.push_back(std::chrono::duration<double, std::milli>(it->second - t).count());
+    }
+  }
+  fmt::print("submitted {} ({} errors) at {:.1f}/s achieved; Jobs created for {}\n", total, errors.load(), achieved,
+             latencies.size());
+  fmt::print("creation -> Job: p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms\n",
+             percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99),
+             percentile(latencies, 1.0));
+  fmt::print("loop: exit {}, peak RSS {:.1f} MiB, CPU {:.1f} s\n", r.exit_code,
+             static_cast<double>(r.max_rss_kib) / 1024.0, static_cast<double>(r.cpu.count()) / 1000.0);
+  fmt::print("{}", tail_file(log, 1));
+  return latencies.size() == static_cast<std::size_t>(total) && r.exit_code == 0 ? 0 : 1;
+}
+
+// Peak RSS of a loop over `workloads` finished workloads and `nodes` nodes.
+Result<PassResult> cached_rss(const Options& o, int workloads, int nodes, double& sync_seconds) {
+  TempDir dir;
+  sandbox::SandboxOptions so;
+  if (nodes > 0) {
+    sandbox::NodePool pool;
+    pool.name = "gpu";
+    pool.count = nodes;
+    pool.gpus_per_node = 8;
+    so.cluster.pools = {pool};
+  }
+  so.cluster.tick = milliseconds(100);
+  GPUORCH_ASSIGN_OR_RETURN(auto h, Harness::start(so, dir.path()));
+  GPUORCH_TRY(h->create_namespace("bench"));
+  auto& store = h->sandbox().store();
+  const auto type = *store.find_type("gpuorch.io", "v1alpha1", "gpuworkloads");
+  for (int i = 0; i < workloads; ++i) {
+    json w = workload(fmt::format("w-{:06}", i), 1 + (i % 8));
+    w["metadata"]["finalizers"] = json::array({"gpuorch.io/cleanup"});
+    GPUORCH_TRY(h->create_workload_in_store(w));
+    // Finished: the loop caches them and has nothing to write.
+    GPUORCH_ASSIGN_OR_RETURN(auto done, store.mutate(type, "bench", w["metadata"]["name"].get<std::string>(),
+                                                     sandbox::Subresource::status, "bench", [&](json& obj) {
+                                                       obj["status"] = {{"phase", "Succeeded"},
+                                                                        {"message", "Job completed"},
+                                                                        {"retryCount", 0},
+                                                                        {"jobName", obj["metadata"]["name"]},
+                                                                        {"assignedNode", "gpu-node-0001"}};
+                                                       return true;
+                                                     }));
+    (void)done;
+  }
+  const auto log = dir.path() / "watch.log";
+  const auto t0 = Clock::now();
+  ReconcileProcess loop(o.gpuorch, h->kubeconfig_path(), loop_args(o), log);
+  if (!wait_for_sync(log, std::chrono::seconds(300))) {
+    return Error(ErrorCode::timeout, "the loop did not sync:\n" + tail_file(log, 20));
+  }
+  sync_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Let the workers go through every key once (no writes: all finished).
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  loop.send(SIGTERM);
+  return loop.wait(std::chrono::seconds(3600));
+}
+
+int run_memory(const Options& o) {
+  double base_sync = 0;
+  double sync = 0;
+  auto base = cached_rss(o, 0, 0, base_sync);
+  if (!base.ok()) {
+    fmt::print(stderr, "{}\n", base.error().message());
+    return 1;
+  }
+  auto full = cached_rss(o, o.workloads, o.nodes, sync);
+  if (!full.ok()) {
+    fmt::print(stderr, "{}\n", full.error().message());
+    return 1;
+  }
+  const double base_mib = static_cast<double>(base->max_rss_kib) / 1024.0;
+  const double full_mib = static_cast<double>(full->max_rss_kib) / 1024.0;
+  const double objects = static_cast<double>(o.workloads + o.nodes);
+  fmt::print("memory: {} workloads + {} nodes cached\n", o.workloads, o.nodes);
+  fmt::print(
+      "peak RSS {:.1f} MiB (empty cluster {:.1f} MiB); {:.0f} bytes per cached object; caches synced in {:.1f} s\n",
+      full_mib, base_mib, (full_mib - base_mib) * 1024 * 1024 / objects, sync);
+  return full->exit_code == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    return o.mode == "latency" ? run_latency(o) : run_memory(o);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_watch: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,233 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gpuorch/control/work_queue.hpp>
+
+namespace gpuorch::control {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Monotonic time that moves only when told to.
+class StepClock final : public kube::Clock {
+ public:
+  [[nodiscard]] std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)) +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(monotonic() - m_start);
+  }
+  [[nodiscard]] std::chrono::steady_clock::time_point monotonic() const override {
+    std::lock_guard lock(m_mutex);
+    return m_mono;
+  }
+  bool sleep_for(std::chrono::nanoseconds d, std::stop_token stop) override {
+    advance(d);
+    return !stop.stop_requested();
+  }
+  void advance(std::chrono::nanoseconds d) {
+    std::lock_guard lock(m_mutex);
+    m_mono += d;
+  }
+
+ private:
+  mutable std::mutex m_mutex;
+  std::chrono::steady_clock::time_point m_start{std::chrono::seconds(1000)};
+  std::chrono::steady_clock::time_point m_mono{std::chrono::seconds(1000)};
+};
+
+std::vector<std::string> drain(WorkQueue& q) {
+  std::vector<std::string> out;
+  while (auto key = q.try_get()) {
+    out.push_back(*key);
+    q.done(*key);
+  }
+  return out;
+}
+
+TEST_CASE("WorkQueue de-duplicates waiting keys and keeps FIFO order") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add("ml/a");
+  q.add("ml/b");
+  q.add("ml/a");
+  CHECK(q.len() == 2);
+  CHECK(drain(q) == std::vector<std::string>{"ml/a", "ml/b"});
+  CHECK(q.len() == 0);
+}
+
+TEST_CASE("WorkQueue never hands out a key being processed and re-queues it once after done") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add("ml/a");
+  auto first = q.try_get();
+  REQUIRE(first);
+  CHECK(*first == "ml/a");
+  q.add("ml/a");
+  q.add("ml/a");
+  CHECK_FALSE(q.try_get());  // still being processed
+  CHECK(q.processing() == 1);
+  q.done("ml/a");
+  auto again = q.try_get();
+  REQUIRE(again);
+  CHECK(*again == "ml/a");
+  q.done("ml/a");
+  CHECK_FALSE(q.try_get());  // the two adds while processing made one more run, not two
+}
+
+TEST_CASE("WorkQueue delayed adds wait for the clock and the earliest wins") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add_after("ml/a", 10s);
+  q.add_after("ml/a", 3s);
+  q.add_after("ml/a", 20s);
+  q.add_after("ml/b", 5s);
+  CHECK(q.delayed() == 2);
+  CHECK_FALSE(q.try_get());
+  clock.advance(2999ms);
+  CHECK_FALSE(q.try_get());
+  clock.advance(1ms);
+  CHECK(drain(q) == std::vector<std::string>{"ml/a"});
+  clock.advance(2s);
+  CHECK(drain(q) == std::vector<std::string>{"ml/b"});
+  CHECK(q.delayed() == 0);
+}
+
+TEST_CASE("WorkQueue an immediate add supersedes a delayed one") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add_after("ml/a", 10s);
+  q.add("ml/a");
+  CHECK(drain(q) == std::vector<std::string>{"ml/a"});
+  clock.advance(11s);
+  CHECK(drain(q).empty());  // the timer went with the immediate add
+}
+
+TEST_CASE("WorkQueue per-item backoff doubles from 5ms and caps at 1000s") {
+  StepClock clock;
+  WorkQueueOptions options;
+  options.qps = 0;  // only the per-item part
+  WorkQueue q(clock, options);
+  CHECK(q.when("ml/a") == 5ms);
+  CHECK(q.when("ml/a") == 10ms);
+  CHECK(q.when("ml/a") == 20ms);
+  CHECK(q.num_requeues("ml/a") == 3);
+  CHECK(q.when("ml/b") == 5ms);  // per item
+  for (int i = 0; i < 40; ++i) {
+    (void)q.when("ml/a");
+  }
+  CHECK(q.when("ml/a") == std::chrono::nanoseconds(1000s));
+  q.forget("ml/a");
+  CHECK(q.num_requeues("ml/a") == 0);
+  CHECK(q.when("ml/a") == 5ms);
+}
+
+TEST_CASE("WorkQueue token bucket allows a burst of 100 then 10 per second") {
+  StepClock clock;
+  WorkQueue q(clock);  // client-go defaults
+  for (int i = 0; i < 100; ++i) {
+    // Distinct keys: only the bucket delays them, and not within the burst.
+    CHECK(q.when("k" + std::to_string(i)) == 5ms);
+  }
+  CHECK(q.when("k100") == 100ms);  // first one over the burst: 1/qps
+  CHECK(q.when("k101") == 200ms);
+  clock.advance(1s);  // 10 tokens back: the debt of 2 is repaid, 8 left
+  for (int i = 0; i < 8; ++i) {
+    CHECK(q.when("m" + std::to_string(i)) == 5ms);
+  }
+  CHECK(q.when("m8") == 100ms);
+}
+
+TEST_CASE("WorkQueue add_rate_limited uses the larger delay") {
+  StepClock clock;
+  WorkQueueOptions options;
+  options.qps = 0;
+  WorkQueue q(clock, options);
+  q.add_rate_limited("ml/a");
+  q.done("ml/a");
+  CHECK_FALSE(q.try_get());
+  clock.advance(5ms);
+  CHECK(drain(q) == std::vector<std::string>{"ml/a"});
+  q.add_rate_limited("ml/a");
+  clock.advance(9ms);
+  CHECK_FALSE(q.try_get());
+  clock.advance(1ms);
+  CHECK(drain(q) == std::vector<std::string>{"ml/a"});
+}
+
+TEST_CASE("WorkQueue shut_down wakes blocked getters and drops waiting keys") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add_after("ml/late", 1h);
+  std::atomic<int> ended{0};
+  std::vector<std::thread> getters;
+  for (int i = 0; i < 3; ++i) {
+    getters.emplace_back([&] {
+      CHECK_FALSE(q.get());
+      ++ended;
+    });
+  }
+  std::this_thread::sleep_for(20ms);
+  CHECK(ended == 0);
+  q.shut_down();
+  for (auto& t : getters) {
+    t.join();
+  }
+  CHECK(ended == 3);
+  q.add("ml/a");
+  CHECK_FALSE(q.try_get());
+  CHECK(q.delayed() == 0);
+}
+
+TEST_CASE("WorkQueue concurrent workers never process one key twice at once") {
+  StepClock clock;
+  WorkQueue q(clock);
+  std::mutex mutex;
+  std::set<std::string> busy;
+  std::atomic<int> overlaps{0};
+  std::atomic<int> processed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = q.get()) {
+        {
+          std::lock_guard lock(mutex);
+          if (!busy.insert(*key).second) {
+            ++overlaps;
+          }
+        }
+        std::this_thread::sleep_for(50us);
+        {
+          std::lock_guard lock(mutex);
+          busy.erase(*key);
+        }
+        ++processed;
+        q.done(*key);
+      }
+    });
+  }
+  for (int round = 0; round < 200; ++round) {
+    for (int k = 0; k < 5; ++k) {
+      q.add("ml/k" + std::to_string(k));
+    }
+    std::this_thread::sleep_for(20us);
+  }
+  CHECK(q.wait_idle(5000ms));
+  while (q.len() > 0 || q.processing() > 0) {
+    std::this_thread::sleep_for(1ms);
+  }
+  q.shut_down();
+  for (auto& t : workers) {
+    t.join();
+  }
+  CHECK(overlaps == 0);
+  CHECK(processed >= 5);
+}
+
+}  // namespace
+}  // namespace gpuorch::control
