@@ -659,6 +659,7 @@ int run_watch_chaos(const Options& o) {
   std::atomic<std::size_t> created{0};
   std::mutex deleted_mutex;
   std::set<std::string> deleted;
+  const auto creation_start = Clock::now();
   std::thread creator([&] {
     const std::set<std::string> to_delete(deletions.begin(), deletions.end());
     std::vector<std::string> pending_deletes;
@@ -670,6 +671,10 @@ int run_watch_chaos(const Options& o) {
         return;
       }
       created = i + 1;
+      if (created == workloads.size()) {
+        fmt::print("all {} workloads created after {:.1f} s\n", workloads.size(),
+                   std::chrono::duration<double>(Clock::now() - creation_start).count());
+      }
       const std::string key = workloads[i]["metadata"]["namespace"].get<std::string>() + "/" +
                               workloads[i]["metadata"]["name"].get<std::string>();
       if (to_delete.contains(key)) {

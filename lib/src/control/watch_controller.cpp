@@ -469,7 +469,7 @@ Status WatchController::process(const std::string& key) {
     }
     ok = report.workloads_failed == 0 && !report.interrupted;
     for (const auto& e : report.errors) {
-      spdlog::info("{}: {}", key, e);
+      spdlog::debug("{}: {}", key, e);
     }
   }
   // A create that may not have happened: ask the server once; a Job that is
