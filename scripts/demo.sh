@@ -120,6 +120,7 @@ while :; do
     }
   phases=$(g get -A -o json | jq -r '[.items[] | .status.phase // "New"] | group_by(.) | map("\(.[0])=\(length)") | join(" ")')
   echo "pass $pass: $(tail -1 "$WORK/reconcile.err")"
+  if ((${#metrics_args[@]})); then cp "$WORK/gpuorch.prom" "$WORK/pass-$pass.prom"; fi
   echo "        phases: $phases"
   remaining=$(g get -A -o json | jq '[.items[] | select(.status.phase != "Succeeded" and .status.phase != "Failed")] | length')
   [[ $remaining == 0 ]] && break
@@ -130,8 +131,14 @@ done
 step "gpuorch get -A -o wide"
 g get -A -o wide
 if ((${#metrics_args[@]})); then
-  step "metrics (textfile written by the last pass)"
-  grep -v '^#' "$WORK/gpuorch.prom" | grep -E '^gpuorch_(workloads_scheduled_total|workloads_failed_total|workload_retries_total|workloads|reconcile_last_success)' || cat "$WORK/gpuorch.prom"
+  step "metrics: the gauges of the last pass (its textfile)"
+  grep -E '^gpuorch_(workloads|reconcile_last_success_timestamp_seconds|reconcile_duration_seconds_count)[ {]' \
+    "$WORK/gpuorch.prom" || cat "$WORK/gpuorch.prom"
+  # Each pass's counters count that pass only (its file replaces the last);
+  # summed over the passes they tell the whole run.
+  step "metrics: the counters summed over the $pass passes"
+  cat "$WORK"/pass-*.prom |
+    awk '/^gpuorch_[a-z_]+_total[ {]/ { sum[$1] += $2 } END { for (k in sum) printf "%s %g\n", k, sum[k] }' | sort
 fi
 step "stopping the sandbox"
 kill -TERM "$SANDBOX_PID"
