@@ -51,7 +51,8 @@ client (kubeconfig, exec plugins, watch, informers, leases), the reconciler
 and its metrics. This package has the static library, the C++20 headers and
 the CMake package: find_package(gpuorch) and link gpuorch::gpuorch.")
 
-# Each package carries its copyright file and a Debian changelog, gzipped.
+# Each package carries its copyright file, a Debian changelog (gzipped) and
+# its lintian overrides.
 find_program(GPUORCH_GZIP gzip REQUIRED)
 # string(TIMESTAMP) honours SOURCE_DATE_EPOCH, for reproducible packages.
 string(TIMESTAMP gpuorch_changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
@@ -67,6 +68,13 @@ foreach(pair tool:gpuorch dev:libgpuorch-dev)
   install(FILES "${PROJECT_SOURCE_DIR}/packaging/deb/copyright"
     "${PROJECT_BINARY_DIR}/packaging/deb/changelog.Debian.gz"
     DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/${package}" COMPONENT ${component})
+  # lintian's initial-upload-closes-no-bugs asks for the Debian bug (ITP) a first
+  # upload closes; these packages are not uploaded to the Debian archive.
+  file(WRITE "${PROJECT_BINARY_DIR}/packaging/deb/lintian/${package}"
+    "# Built from the gpuorch sources, not uploaded to the Debian archive: no ITP bug to close.\n"
+    "${package}: initial-upload-closes-no-bugs\n")
+  install(FILES "${PROJECT_BINARY_DIR}/packaging/deb/lintian/${package}"
+    DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides" COMPONENT ${component})
 endforeach()
 
 include(CPack)
