@@ -25,6 +25,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "kube_connect.hpp"
+#include "watch_ops.hpp"
 
 namespace gpuorch::cli {
 namespace {
@@ -47,6 +48,9 @@ struct ReconcileCliOptions {
   bool watch = false;
   int workers = 4;
   std::string resync_period = "10m";
+  WatchOpsOptions ops;
+  /// The --watch-only flags of watch_ops.hpp given on the command line.
+  std::vector<std::string> watch_only_given;
 };
 
 // A 404 on the workload list means the CRD is not installed.
@@ -217,50 +221,24 @@ int run_pass(Context& ctx, const ReconcileCliOptions& o, kube::Client& client, s
   return k_exit_ok;
 }
 
-// --watch: the controller loop until SIGTERM/SIGINT (exit 0 after draining)
-// or until the Lease is lost (exit 1).
-int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<kube::Client>& client,
-              sched::QueueingPolicy queueing, std::chrono::milliseconds resync) {
-  // One Lease for the one-shot passes and the loop: a CronJob pass and a
-  // running loop never place at the same time.
-  kube::LeaseLockConfig lc;
-  lc.lease_namespace = o.lease_namespace;
-  lc.name = o.lease_name;
-  lc.identity = kube::default_lease_identity(process_environment(), client->random());
-  lc.trust_record_times = true;
-  auto lock = kube::LeaseLock::create(client, lc);
-  if (!lock) {
-    return fail(ctx, lock.error());
-  }
-  std::string waiting_for;
-  while (true) {
-    if (ctx.cancel.cancelled()) {
-      return k_exit_ok;
-    }
-    auto held = (*lock)->try_acquire_or_renew();
-    if (!held) {
-      Error e = std::move(held).error();
-      if (e.code() == ErrorCode::not_found) {
-        return fail(ctx, Error(ErrorCode::not_found,
-                               fmt::format("the Lease namespace \"{}\" does not exist: create it (kubectl create "
-                                           "namespace {}) or choose another with --lease-namespace",
-                                           o.lease_namespace, o.lease_namespace)));
-      }
-      if (e.code() == ErrorCode::auth) {
-        return fail(ctx, e);
-      }
-      spdlog::warn("acquiring the Lease {}/{}: {}", o.lease_namespace, o.lease_name, e.message());
-    } else if (*held) {
-      break;
-    } else if (waiting_for != (*lock)->observed_holder()) {
-      waiting_for = (*lock)->observed_holder();
-      spdlog::info("the Lease {}/{} is held by {}: waiting to take over", o.lease_namespace, o.lease_name, waiting_for);
-    }
-    ctx.cancel.wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(lc.retry_period));
-  }
-  spdlog::info("holding the Lease {}/{} as {}", o.lease_namespace, o.lease_name, lc.identity);
-  kube::LeaseRenewer renewer(*lock, [](const std::string& why) { spdlog::error("lost the reconcile Lease: {}", why); });
+// The watch controller as the leader-election runner sees it.
+class ControllerLoop final : public WatchLoop {
+ public:
+  explicit ControllerLoop(control::WatchController& controller) : m_controller(controller) {}
+  [[nodiscard]] bool synced() const override { return m_controller.synced(); }
+  bool stop() override { return m_controller.stop(std::chrono::seconds(25)); }
 
+ private:
+  control::WatchController& m_controller;
+};
+
+// --watch: the controller loop until SIGTERM/SIGINT (exit 0 after draining
+// and releasing the Lease) or until the Lease is lost (exit 1). With
+// --leader-elect (the default) the loop runs only while this process holds
+// the Lease -- the one the one-shot passes take, so a pass and a loop never
+// place at once -- and a standby serves its endpoints meanwhile.
+int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<kube::Client>& client,
+              sched::QueueingPolicy queueing, std::chrono::milliseconds resync, const WatchOpsConfig& ops) {
   control::WatchControllerOptions wo;
   wo.namespace_name = o.all_namespaces ? std::string() : client->config().namespace_name;
   wo.workers = o.workers;
@@ -268,41 +246,38 @@ int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<
   wo.reconcile.default_image = o.default_image;
   wo.reconcile.queueing = queueing;
   wo.seed = o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : std::random_device{}();
-  wo.executor.checkpoint = [&renewer]() -> Status {
-    if (renewer.lost()) {
-      return Error(ErrorCode::conflict, "lost the reconcile Lease to another reconciler");
-    }
-    return Status();
-  };
+
   obs::Registry registry;
-  control::WatchController controller(client, wo, &registry);
-  controller.start();
-  while (!ctx.cancel.cancelled() && !renewer.lost()) {
-    ctx.cancel.wait_for(std::chrono::milliseconds(200));
+  std::unique_ptr<control::WatchController> controller;
+  WatchOpsRun run;
+  run.lease_namespace = o.lease_namespace;
+  run.lease_name = o.lease_name;
+  run.start_loop = [&](std::function<Status()> checkpoint) -> Result<std::unique_ptr<WatchLoop>> {
+    // Leadership lost: no further write goes out.
+    wo.executor.checkpoint = std::move(checkpoint);
+    controller = std::make_unique<control::WatchController>(client, wo, &registry);
+    controller->start();
+    return std::unique_ptr<WatchLoop>(std::make_unique<ControllerLoop>(*controller));
+  };
+  const int code = run_watch_ops(ctx, ops, client, registry, run);
+  if (code == k_exit_usage) {
+    return code;
   }
-  const bool lost = renewer.lost();
-  spdlog::info("{}: finishing the workloads being reconciled", lost ? "Lease lost" : "stopping");
-  const bool drained = controller.stop(std::chrono::seconds(25));
-  if (auto released = renewer.stop_and_release(); !released.ok()) {
-    spdlog::warn("releasing the Lease {}/{}: {}", o.lease_namespace, o.lease_name, released.error().message());
+  if (controller) {
+    const auto stats = controller->stats();
+    ctx.io.err << fmt::format(
+        "watch loop stopped: {} reconciles, {} Jobs created, {} errors, {} writes, {} wake-ups, {} watch restarts, "
+        "{} re-lists\n",
+        stats.reconciles, stats.jobs_created, stats.errors, stats.writes, stats.wakeups, stats.watch_restarts,
+        stats.relists);
   }
-  const auto stats = controller.stats();
-  ctx.io.err << fmt::format(
-      "watch loop stopped: {} reconciles, {} Jobs created, {} errors, {} writes, {} wake-ups, {} watch restarts, {} "
-      "re-lists\n",
-      stats.reconciles, stats.jobs_created, stats.errors, stats.writes, stats.wakeups, stats.watch_restarts,
-      stats.relists);
   if (!o.metrics_file.empty()) {
     if (auto written = obs::write_textfile(o.metrics_file, registry); !written.ok()) {
       print_error(ctx.io.err, std::move(written).error().wrap("writing the metrics"));
       return k_exit_error;
     }
   }
-  if (lost) {
-    print_error(ctx.io.err, Error(ErrorCode::conflict, "another reconciler took the Lease"));
-    return k_exit_error;
-  }
-  return drained ? k_exit_ok : k_exit_error;
+  return code;
 }
 
 int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
@@ -331,6 +306,19 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
       return k_exit_usage;
     }
     resync = *period;
+  } else if (!o.watch_only_given.empty()) {
+    print_error(ctx.io.err,
+                Error(ErrorCode::usage, fmt::format("{} only applies with --watch", o.watch_only_given[0])));
+    return k_exit_usage;
+  }
+  WatchOpsConfig ops;
+  if (o.watch) {
+    auto parsed = parse_watch_ops(o.ops);
+    if (!parsed.ok()) {
+      print_error(ctx.io.err, parsed.error());
+      return k_exit_usage;
+    }
+    ops = *parsed;
   }
   kube::ClientOptions client_options;
   client_options.qps = o.qps;
@@ -340,7 +328,7 @@ int run_reconcile(Context& ctx, const ReconcileCliOptions& o) {
     return fail(ctx, client.error());
   }
   if (o.watch) {
-    return run_watch(ctx, o, *client, *queueing, resync);
+    return run_watch(ctx, o, *client, *queueing, resync, ops);
   }
 
   // The Lease guards every pass that writes: two reconcilers at once (an
@@ -452,7 +440,13 @@ void setup_reconcile(CLI::App& root, Context& ctx) {
                   "With --watch: queue every workload again this often, as a safety net (0 = never)")
       ->type_name("DURATION")
       ->capture_default_str();
-  cmd->callback([&ctx, o] {
+  const auto watch_only = add_watch_ops_flags(*cmd, o->ops);
+  cmd->callback([&ctx, o, watch_only] {
+    for (const auto* option : watch_only) {
+      if (option->count() > 0) {
+        o->watch_only_given.push_back(option->get_name());
+      }
+    }
     ctx.cooperative_cancel = true;
     ctx.signal_ends_normally = o->watch;
     ctx.run = [&ctx, o] { return run_reconcile(ctx, *o); };

@@ -113,7 +113,8 @@ bool wait_for_sync(const std::filesystem::path& log, std::chrono::seconds timeou
 }
 
 std::vector<std::string> loop_args(const Options& o) {
-  std::vector<std::string> args = {"--watch", "-A", "--lease-namespace", "bench"};
+  std::vector<std::string> args = {"--watch",        "-A",          "--lease-namespace", "bench",
+                                   "--metrics-addr", "127.0.0.1:0", "--health-addr",     "127.0.0.1:0"};
   args.insert(args.end(), o.extra.begin(), o.extra.end());
   return args;
 }

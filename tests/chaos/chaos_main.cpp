@@ -705,7 +705,9 @@ int run_watch_chaos(const Options& o) {
   const auto deadline = start + std::chrono::seconds(o.timeout_seconds);
   std::vector<std::string> args = o.reconcile_args;
   for (const char* a :
-       {"--watch", "--workers", "4", "--resync-period", "30s", "--kube-api-qps", "1000", "--kube-api-burst", "1000"}) {
+       {"--watch", "--workers", "4", "--resync-period", "30s", "--kube-api-qps", "1000", "--kube-api-burst", "1000",
+        // The endpoints on free loopback ports.
+        "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0"}) {
     args.emplace_back(a);
   }
   std::string last_log;

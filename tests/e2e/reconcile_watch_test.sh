@@ -11,10 +11,11 @@ kc create namespace gpuorch-system >/dev/null
 # ignored (as non-interactive shells do for asynchronous commands).
 set -m
 "$GPUORCH" --kubeconfig "$KUBECONFIG_FILE" reconcile --watch --workers 3 --default-image busybox \
-  --kube-api-qps 200 --kube-api-burst 200 >"$WORK/loop.out" 2>"$WORK/loop.err" &
+  --kube-api-qps 200 --kube-api-burst 200 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 \
+  >"$WORK/loop.out" 2>"$WORK/loop.err" &
 loop=$!
 set +m
-eventually "the loop holds the Lease" 15 grep -q "holding the Lease" "$WORK/loop.err"
+eventually "the loop holds the Lease" 15 grep -q "acquired lease gpuorch-system/gpuorch-reconciler" "$WORK/loop.err"
 
 # Two waves, the second while the first runs; w-big needs all of one node.
 for i in $(seq 0 11); do

@@ -158,7 +158,10 @@ check_deployment() {
   expect_eq "$(jq -r '.metadata.annotations["prometheus.io/scrape"]' <<<"$svc")" "true" "scrape annotation"
 }
 check_deployment
-# (the Deployment's flags are checked against the CLI once reconcile --watch has them)
+mapfile -t deployment_args < <(kc -n gpuorch-system get deployment gpuorch-controller -o json |
+  jq -r '.spec.template.spec.containers[0].args[]')
+expect_eq "${deployment_args[0]}" "reconcile" "the Deployment runs gpuorch reconcile"
+check_flags "the Deployment" "${deployment_args[@]}"
 
 # Deleting through the CronJob composition removes everything it created.
 kc delete -k "$PKG/cronjob" --ignore-not-found --wait=false >/dev/null

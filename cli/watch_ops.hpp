@@ -1,0 +1,80 @@
+#pragma once
+// The operational side of `gpuorch reconcile --watch`: leader election over
+// the Lease and the /metrics /healthz /readyz endpoints (flags, their
+// validation, and running the loop under them).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <gpuorch/base/result.hpp>
+#include <gpuorch/kube/client.hpp>
+#include <gpuorch/obs/http_server.hpp>
+#include <gpuorch/obs/metrics.hpp>
+
+#include "context.hpp"
+
+namespace gpuorch::cli {
+
+/// The flags as typed.
+struct WatchOpsOptions {
+  bool leader_elect = true;
+  std::string lease_duration = "15s";
+  std::string renew_deadline = "10s";
+  std::string retry_period = "2s";
+  std::string metrics_addr = ":8080";
+  std::string health_addr = ":8081";
+};
+
+/// Binds --leader-elect, --leader-elect-lease-duration,
+/// --leader-elect-renew-deadline, --leader-elect-retry-period, --metrics-addr
+/// and --health-addr; returns them (they apply only with --watch).
+std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& options);
+
+/// The flags checked: durations in whole seconds, lease duration > renew
+/// deadline > 1.2 x retry period > 0 (client-go's rules), addresses parsed.
+struct WatchOpsConfig {
+  bool leader_elect = true;
+  std::chrono::seconds lease_duration{15};
+  std::chrono::seconds renew_deadline{10};
+  std::chrono::seconds retry_period{2};
+  std::optional<obs::ListenAddress> metrics_address;
+  std::optional<obs::ListenAddress> health_address;
+};
+[[nodiscard]] Result<WatchOpsConfig> parse_watch_ops(const WatchOpsOptions& options);
+
+/// What the watch loop gives the runner: started once this process leads (at
+/// once without leader election), asked whether its caches have synced, and
+/// stopped (draining in-flight work) when the process shuts down or loses
+/// leadership.
+class WatchLoop {
+ public:
+  virtual ~WatchLoop() = default;
+  [[nodiscard]] virtual bool synced() const = 0;
+  /// Stops taking work and waits for in-flight work; false when it did not drain.
+  virtual bool stop() = 0;
+};
+
+struct WatchOpsRun {
+  std::string lease_namespace;
+  std::string lease_name;
+  /// Starts the loop when this process starts leading. `checkpoint` fails
+  /// once leadership is lost (not on shutdown, where in-flight work should
+  /// finish): the loop checks it before each write batch.
+  std::function<Result<std::unique_ptr<WatchLoop>>(std::function<Status()> checkpoint)> start_loop;
+};
+
+/// Serves the endpoints, campaigns for the Lease (unless --leader-elect=false),
+/// runs the loop while leading, and stops on SIGTERM/SIGINT (ctx.cancel):
+/// drain, release, exit 0. Returns the exit code: 0 after a signal; 1 when
+/// leadership was lost, the loop did not drain, or an endpoint could not be
+/// served; 2 for bad flags.
+int run_watch_ops(Context& ctx, const WatchOpsConfig& config, const std::shared_ptr<kube::Client>& client,
+                  obs::Registry& registry, const WatchOpsRun& run);
+
+}  // namespace gpuorch::cli
