@@ -7,11 +7,11 @@
 //                                     reconciler SIGKILLed at random points
 //   chaos_driver overlap  GPUORCH  -- two passes started at the same moment,
 //                                     round after round
-//   chaos_driver watch    GPUORCH  -- `gpuorch reconcile --watch` under API
-//                                     faults, cut watch streams and forced
-//                                     410s while workloads arrive over time,
-//                                     SIGKILLed and restarted several times,
-//                                     then stopped with SIGTERM
+//   chaos_driver watch    GPUORCH  -- replicas of `gpuorch reconcile --watch`
+//                                     under API faults, cut watch streams and
+//                                     forced 410s while workloads arrive over
+//                                     time; the leader SIGKILLed several times
+//                                     (a standby takes over), then SIGTERM
 //   chaos_driver selftest          -- the watcher catches violations it is
 //                                     shown on purpose (so a clean run means
 //                                     something)
@@ -19,16 +19,19 @@
 // Sizes and the seed come from flags or the environment: GPUORCH_CHAOS_SEED,
 // GPUORCH_CHAOS_FULL=1 (the long run), GPUORCH_CHAOS_WORKLOADS,
 // GPUORCH_CHAOS_KILLS, GPUORCH_CHAOS_ROUNDS, GPUORCH_CHAOS_WATCH_WORKLOADS,
-// GPUORCH_CHAOS_WATCH_KILLS, GPUORCH_CHAOS_KEEP=1 (keep the
+// GPUORCH_CHAOS_WATCH_KILLS, GPUORCH_CHAOS_WATCH_REPLICAS, GPUORCH_CHAOS_KEEP=1 (keep the
 // temporary directory with the pass logs).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -67,6 +70,7 @@ struct Options {
   int timeout_seconds = 420;
   int watch_workloads = 1000;
   int watch_kills = 5;
+  int watch_replicas = 2;
   bool keep = false;
   std::vector<std::string> reconcile_args = {"-A"};
 };
@@ -80,6 +84,7 @@ Options parse_options(int argc, char** argv) {
   o.timeout_seconds = full ? 3600 : 420;
   o.watch_workloads = std::stoi(env_or("GPUORCH_CHAOS_WATCH_WORKLOADS", full ? "5000" : "1000"));
   o.watch_kills = std::stoi(env_or("GPUORCH_CHAOS_WATCH_KILLS", full ? "30" : "5"));
+  o.watch_replicas = std::stoi(env_or("GPUORCH_CHAOS_WATCH_REPLICAS", "2"));
   o.seed = std::stoull(env_or("GPUORCH_CHAOS_SEED", std::to_string(o.seed)));
   o.keep = env_or("GPUORCH_CHAOS_KEEP", "0") == "1";
   // Extra flags for every `gpuorch reconcile` pass, split at spaces.
@@ -587,12 +592,13 @@ int run_overlap(const Options& o) {
   return ok ? 0 : 1;
 }
 
-/// The watch loop: one `gpuorch reconcile --watch` process at a time, killed
-/// with SIGKILL at random moments and started again (its Lease expired for
-/// it, as a standby would find it after the lease duration), while workloads
-/// arrive over time and some are deleted; API faults, cut watch streams and
-/// 410s on re-watch all along. At the end a SIGTERM must stop it with exit 0,
-/// and every invariant of the one-shot chaos test must hold.
+/// The watch loop: replicas of `gpuorch reconcile --watch` (one holds the
+/// Lease, the others wait); the leader is SIGKILLed at random moments, its
+/// Lease marked expired (as a standby finds it once the lease duration passed)
+/// and a new replica started, while workloads arrive over time and some are
+/// deleted; API faults, cut watch streams and 410s on re-watch all along. At
+/// the end a SIGTERM must stop every replica with exit 0, and every invariant
+/// of the one-shot chaos test must hold.
 int run_watch_chaos(const Options& o) {
   TempDir dir;
   if (o.keep) {
@@ -729,37 +735,138 @@ int run_watch_chaos(const Options& o) {
     }
     return true;
   };
-  while (!failed && Clock::now() < deadline) {
-    const auto log = dir.path() / fmt::format("watch-{}.log", starts % 4);
-    last_log = log.string();
-    ReconcileProcess process(o.gpuorch, h.kubeconfig_path(), args, log);
+  // Replicas: one holds the Lease and reconciles, the others wait for it.
+  // The leader (the Lease's holder, named by POD_NAME) is the one killed.
+  struct Replica {
+    std::string id;
+    std::filesystem::path log;
+    std::unique_ptr<ReconcileProcess> process;
+  };
+  std::vector<Replica> replicas;
+  int lease_losses = 0;
+  std::vector<double> takeovers_ms;
+  const auto spawn = [&] {
+    Replica r;
+    r.id = fmt::format("gpuorch-watch-{}", starts);
+    r.log = dir.path() / fmt::format("{}.log", r.id);
+    r.process = std::make_unique<ReconcileProcess>(o.gpuorch, h.kubeconfig_path(), args, r.log,
+                                                   std::vector<std::string>{"POD_NAME=" + r.id});
+    replicas.push_back(std::move(r));
     ++starts;
-    if (kills < o.watch_kills) {
-      // Killed somewhere between 1 and 5 s in: while caches sync, while
-      // workers write, while Jobs are being created.
-      const auto kill_at = milliseconds(1000 + static_cast<long>(rng() % 4000));
-      const PassResult r = process.wait(kill_at);
-      if (!r.killed) {
-        fmt::print(stderr, "the watch loop exited {} on its own:\n{}", r.exit_code, tail_file(log, 30));
-        failed = true;
+  };
+  // A replica that exited on its own must have lost the Lease (exit 1, it
+  // says so); it is replaced, as its Deployment would restart it.
+  const auto reap = [&]() -> bool {
+    for (auto it = replicas.begin(); it != replicas.end();) {
+      if (it->process->running()) {
+        ++it;
+        continue;
+      }
+      const PassResult r = it->process->wait();
+      const std::string tail = tail_file(it->log, 5);
+      if (r.exit_code != 1 || tail.find("took the Lease") == std::string::npos) {
+        fmt::print(stderr, "replica {} exited {} on its own:\n{}", it->id, r.exit_code, tail_file(it->log, 30));
+        return false;
+      }
+      ++lease_losses;
+      it = replicas.erase(it);
+      spawn();
+    }
+    return true;
+  };
+  const auto leader_index = [&]() -> std::optional<std::size_t> {
+    const std::string holder = h.lease_holder("gpuorch-system", "gpuorch-reconciler");
+    for (std::size_t i = 0; i < replicas.size(); ++i) {
+      if (replicas[i].id == holder) {
+        return i;
+      }
+    }
+    return std::nullopt;
+  };
+  for (int i = 0; i < o.watch_replicas; ++i) {
+    spawn();
+  }
+  while (!failed && kills < o.watch_kills && Clock::now() < deadline) {
+    // The leader runs 1-5 s: killed while caches sync, while workers write,
+    // while Jobs are being created.
+    const auto kill_at = Clock::now() + milliseconds(1000 + static_cast<long>(rng() % 4000));
+    while (Clock::now() < kill_at && !failed) {
+      std::this_thread::sleep_for(milliseconds(50));
+      failed = failed || !reap();
+    }
+    std::optional<std::size_t> leader;
+    const auto wait_leader = Clock::now() + std::chrono::seconds(30);
+    while (!failed && !(leader = leader_index()) && Clock::now() < wait_leader) {
+      std::this_thread::sleep_for(milliseconds(20));
+      failed = failed || !reap();
+    }
+    if (failed || !leader) {
+      fmt::print(stderr, "no replica held the Lease within 30 s\n");
+      failed = true;
+      break;
+    }
+    const std::string killed_id = replicas[*leader].id;
+    const PassResult r = replicas[*leader].process->wait(milliseconds(0));
+    if (!r.killed) {
+      fmt::print(stderr, "the leader {} exited {} before the kill:\n{}", killed_id, r.exit_code,
+                 tail_file(replicas[*leader].log, 30));
+      failed = true;
+      break;
+    }
+    replicas.erase(replicas.begin() + static_cast<std::ptrdiff_t>(*leader));
+    ++kills;
+    // As if the lease duration had passed since the dead leader's last renewal.
+    const auto killed_at = Clock::now();
+    lease_expiries += static_cast<int>(h.expire_leases());
+    spawn();
+    // Takeover: a standby holds the Lease.
+    while (Clock::now() - killed_at < std::chrono::seconds(30)) {
+      const std::string holder = h.lease_holder("gpuorch-system", "gpuorch-reconciler");
+      if (!holder.empty() && holder != killed_id) {
+        takeovers_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - killed_at).count());
         break;
       }
-      ++kills;
-      lease_expiries += static_cast<int>(h.expire_leases());
-      continue;
+      std::this_thread::sleep_for(milliseconds(10));
     }
-    // The last one runs until everything is terminal, then gets SIGTERM.
-    while (!failed && Clock::now() < deadline && !all_done()) {
-      std::this_thread::sleep_for(milliseconds(250));
-    }
-    converged = all_done();
-    const auto term_at = Clock::now();
-    process.send(SIGTERM);
+  }
+  // Then the replicas run until every workload is terminal, and SIGTERM stops them all.
+  while (!failed && Clock::now() < deadline && !all_done()) {
+    std::this_thread::sleep_for(milliseconds(250));
+    failed = failed || !reap();
+  }
+  converged = all_done();
+  const auto term_at = Clock::now();
+  bool all_zero = true;
+  for (auto& r : replicas) {
+    r.process->send(SIGTERM);
+  }
+  for (auto& r : replicas) {
     final_result =
-        process.wait(std::chrono::duration_cast<milliseconds>(Clock::now() - start) + std::chrono::seconds(30));
-    fmt::print("SIGTERM: exit {} after {} ms\n", final_result->exit_code,
-               std::chrono::duration_cast<milliseconds>(Clock::now() - term_at).count());
-    break;
+        r.process->wait(std::chrono::duration_cast<milliseconds>(Clock::now() - start) + std::chrono::seconds(30));
+    if (final_result->killed || final_result->exit_code != 0) {
+      all_zero = false;
+      fmt::print(stderr, "replica {} exited {} after SIGTERM:\n{}", r.id, final_result->exit_code,
+                 tail_file(r.log, 20));
+    }
+    last_log = r.log.string();
+    fmt::print("{}: {}", r.id, tail_file(r.log, 1));
+  }
+  fmt::print("SIGTERM to {} replicas: {} after {} ms\n", replicas.size(),
+             all_zero ? "all exited 0" : "NOT all exited 0",
+             std::chrono::duration_cast<milliseconds>(Clock::now() - term_at).count());
+  if (!all_zero) {
+    final_result->exit_code = final_result->exit_code == 0 ? 1 : final_result->exit_code;
+  }
+  if (!takeovers_ms.empty()) {
+    fmt::print(
+        "takeover after a leader kill: max {:.0f} ms, mean {:.0f} ms ({} kills, lease marked expired)\n",
+        *std::max_element(takeovers_ms.begin(), takeovers_ms.end()),
+        std::accumulate(takeovers_ms.begin(), takeovers_ms.end(), 0.0) / static_cast<double>(takeovers_ms.size()),
+        takeovers_ms.size());
+  }
+  if (static_cast<int>(takeovers_ms.size()) != kills) {
+    fmt::print(stderr, "only {} of {} kills were followed by a takeover\n", takeovers_ms.size(), kills);
+    failed = true;
   }
   creator.join();
   const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
@@ -784,9 +891,9 @@ int run_watch_chaos(const Options& o) {
   }
   const InvariantReport report = watcher.report();
   fmt::print(
-      "workloads = {} ({} deleted mid-run), controller starts = {}, kills = {}, leases expired after kills = "
-      "{}, {:.1f} s\n",
-      workloads.size(), deleted_copy.size(), starts, kills, lease_expiries,
+      "workloads = {} ({} deleted mid-run), replicas = {}, controller starts = {}, leader kills = {}, leases "
+      "expired after kills = {}, leases lost = {}, {:.1f} s\n",
+      workloads.size(), deleted_copy.size(), o.watch_replicas, starts, kills, lease_expiries, lease_losses,
       static_cast<double>(elapsed.count()) / 1000.0);
   std::string phase_text;
   for (const auto& [phase, n] : phases) {
@@ -800,7 +907,6 @@ int run_watch_chaos(const Options& o) {
     fmt::print(" {} {}", kind, n);
   }
   fmt::print("\n");
-  fmt::print("last controller: {}", tail_file(last_log, 1));
   print_report(report);
   check_sandbox_stats(h, problems);
   const auto counters = h.sandbox().faults().counters();

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -195,6 +197,18 @@ std::vector<json> Harness::workloads() {
   return out;
 }
 
+std::string Harness::lease_holder(const std::string& ns, const std::string& name) {
+  auto& store = m_sandbox->store();
+  const auto type = store.find_type("coordination.k8s.io", "v1", "leases");
+  std::string holder;
+  store.for_each(*type, [&](const json& lease) {
+    if (lease["metadata"].value("namespace", "") == ns && lease["metadata"].value("name", "") == name) {
+      holder = lease.value("spec", json::object()).value("holderIdentity", "");
+    }
+  });
+  return holder;
+}
+
 std::vector<json> Harness::jobs() {
   std::vector<json> out;
   auto& store = m_sandbox->store();
@@ -203,7 +217,12 @@ std::vector<json> Harness::jobs() {
 }
 
 ReconcileProcess::ReconcileProcess(const std::string& binary, const std::string& kubeconfig,
-                                   std::vector<std::string> args, const std::filesystem::path& log) {
+                                   std::vector<std::string> args, const std::filesystem::path& log)
+    : ReconcileProcess(binary, kubeconfig, std::move(args), log, {}) {}
+
+ReconcileProcess::ReconcileProcess(const std::string& binary, const std::string& kubeconfig,
+                                   std::vector<std::string> args, const std::filesystem::path& log,
+                                   const std::vector<std::string>& env) {
   std::vector<std::string> argv_strings = {binary, "--kubeconfig", kubeconfig, "reconcile"};
   for (auto& a : args) {
     argv_strings.push_back(std::move(a));
@@ -221,7 +240,22 @@ ReconcileProcess::ReconcileProcess(const std::string& binary, const std::string&
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   m_start = std::chrono::steady_clock::now();
-  const int rc = ::posix_spawn(&m_pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    if (std::none_of(env.begin(), env.end(), [&](const std::string& x) { return x.rfind(name, 0) == 0; })) {
+      env_strings.push_back(entry);
+    }
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
+  for (auto& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  const int rc = ::posix_spawn(&m_pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     throw std::runtime_error("cannot start " + binary + ": " + std::strerror(rc));  // NOLINT(concurrency-mt-unsafe)
@@ -233,6 +267,15 @@ ReconcileProcess::~ReconcileProcess() {
     ::kill(m_pid, SIGKILL);
     ::waitpid(m_pid, nullptr, 0);
   }
+}
+
+bool ReconcileProcess::running() const {
+  if (m_pid <= 0) {
+    return false;
+  }
+  siginfo_t info{};
+  // WNOWAIT: look without reaping, so that wait() still collects the status.
+  return ::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
 }
 
 void ReconcileProcess::send(int signal) {

@@ -67,6 +67,8 @@ class Harness {
   /// without renewal: what the next pass finds after its predecessor was
   /// SIGKILLed, without waiting out the lease. Returns how many it changed.
   std::size_t expire_leases();
+  /// spec.holderIdentity of the Lease ns/name ("" when absent or released).
+  std::string lease_holder(const std::string& ns, const std::string& name);
 
   /// Every GPUWorkload in the store.
   std::vector<nlohmann::json> workloads();
@@ -95,6 +97,9 @@ class ReconcileProcess {
  public:
   ReconcileProcess(const std::string& binary, const std::string& kubeconfig, std::vector<std::string> args,
                    const std::filesystem::path& log);
+  /// The same with `env` ("NAME=value") added to the environment (e.g. POD_NAME, the Lease identity).
+  ReconcileProcess(const std::string& binary, const std::string& kubeconfig, std::vector<std::string> args,
+                   const std::filesystem::path& log, const std::vector<std::string>& env);
   ~ReconcileProcess();
   ReconcileProcess(const ReconcileProcess&) = delete;
   ReconcileProcess& operator=(const ReconcileProcess&) = delete;
@@ -105,6 +110,8 @@ class ReconcileProcess {
   [[nodiscard]] pid_t pid() const { return m_pid; }
   /// Sends `signal` (e.g. SIGTERM) to the process if it still runs.
   void send(int signal);
+  /// True while the process has not exited (it is reaped by wait()).
+  [[nodiscard]] bool running() const;
 
  private:
   pid_t m_pid = -1;
