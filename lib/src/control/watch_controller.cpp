@@ -406,10 +406,43 @@ Status WatchController::process(const std::string& key) {
     spdlog::warn("{}", w);
   }
 
+  // The status names a Job the cache does not hold (its watch lags behind the
+  // workload's, or a re-list is under way): ask the server before reconcile()
+  // concludes the Job was deleted and starts another attempt.
+  std::optional<JobView> confirmed_job;
+  if (!observed.workloads.empty()) {
+    const auto& w = observed.workloads.front();
+    const auto phase = w.status.phase.value_or(model::Phase::pending);
+    if ((phase == model::Phase::scheduled || phase == model::Phase::running) && !w.status.job_name.empty()) {
+      const auto jk = job_key(observed.namespace_name, w.status.job_name);
+      bool cached = false;
+      {
+        std::lock_guard lock(m_state_mutex);
+        cached = m_jobs.contains(jk) || m_reservations.contains(jk);
+      }
+      if (!cached) {
+        auto got = m_client->get(kube::resources::jobs(), observed.namespace_name, w.status.job_name);
+        if (got) {
+          auto view = job_view_from_json(*got);
+          if (view.ok()) {
+            view->namespace_name = observed.namespace_name;
+            confirmed_job = std::move(*view);
+          }
+        } else if (got.error().code() != ErrorCode::not_found) {
+          m_queue.add_rate_limited(key);  // unknown: never conclude "deleted" from a failed read
+          return Error(got.error().code(), "confirming Job " + jk + ": " + got.error().message());
+        }
+      }
+    }
+  }
+
   Plan plan;
   std::vector<std::string> reserved;
   {
     std::lock_guard lock(m_state_mutex);
+    if (confirmed_job && !m_jobs.contains(job_key(confirmed_job->namespace_name, confirmed_job->name))) {
+      observed.jobs.push_back(*confirmed_job);
+    }
     if (auto it = m_jobs_by_workload.find(key); it != m_jobs_by_workload.end()) {
       for (const auto& jk : it->second) {
         const auto& j = m_jobs.at(jk);
