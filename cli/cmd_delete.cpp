@@ -1,6 +1,5 @@
 #include <memory>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,35 +46,16 @@ int usage_error(Context& ctx, const std::string& message) {
 /// The objects named by -f manifests (kubectl reads names and namespaces
 /// only; the rest of the manifest does not matter for a deletion).
 bool targets_from_files(Context& ctx, const std::vector<std::string>& filenames, std::vector<Target>& out) {
-  const auto read_stdin = [&ctx]() -> Result<std::string> {
-    std::ostringstream text;
-    text << ctx.io.in.rdbuf();
-    return text.str();
-  };
   bool ok = true;
-  for (const auto& input : model::read_manifest_inputs(filenames, model::local_file_system(), read_stdin)) {
-    if (input.error) {
-      ctx.io.err << "error: " << input.error->message() << '\n';
-      ok = false;
-      continue;
-    }
-    for (const auto& source : input.sources) {
-      auto documents = model::parse_manifest(source);
-      if (!documents) {
-        for (const auto& cause : documents.error().causes()) {
-          ctx.io.err << cause.to_string() << '\n';
-        }
-        ok = false;
-        continue;
-      }
-      for (const auto& document : *documents) {
+  const bool read =
+      for_each_manifest_document(ctx, filenames, [&](const model::ManifestDocument& document, std::size_t) {
         const json& value = document.value;
         const std::string kind = value.is_object() ? value.value("kind", std::string()) : std::string();
         if (kind != model::k_workload_kind) {
           ctx.io.err << document.locate(json::json_pointer(""), false) << ": kind: must be \"" << model::k_workload_kind
                      << "\", got \"" << kind << "\"\n";
           ok = false;
-          continue;
+          return;
         }
         const json metadata = value.value("metadata", json::object());
         Target target{metadata.value("namespace", std::string()), metadata.value("name", std::string())};
@@ -83,13 +63,11 @@ bool targets_from_files(Context& ctx, const std::vector<std::string>& filenames,
           ctx.io.err << document.locate(json::json_pointer("/metadata"), true)
                      << ": metadata.name: required to delete an object\n";
           ok = false;
-          continue;
+          return;
         }
         out.push_back(std::move(target));
-      }
-    }
-  }
-  return ok;
+      });
+  return read && ok;
 }
 
 int run_delete(Context& ctx, const DeleteOptions& opts) {

@@ -2,7 +2,6 @@
 #include <map>
 #include <memory>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -203,41 +202,17 @@ std::optional<std::vector<json>> collect_workloads(Context& ctx, const SubmitOpt
     return out;
   }
 
-  const auto read_stdin = [&ctx]() -> Result<std::string> {
-    std::ostringstream text;
-    text << ctx.io.in.rdbuf();
-    return text.str();
-  };
-  const auto inputs = model::read_manifest_inputs(opts.filenames, model::local_file_system(), read_stdin);
   bool valid = true;
-  for (const auto& input : inputs) {
-    if (input.error) {
-      ctx.io.err << "error: " << input.error->message() << '\n';
-      valid = false;
-      continue;
-    }
-    for (const auto& source : input.sources) {
-      auto documents = model::parse_manifest(source);
-      if (!documents) {
-        for (const auto& cause : documents.error().causes()) {
-          ctx.io.err << cause.to_string() << '\n';
-        }
-        if (documents.error().causes().empty()) {
-          ctx.io.err << "error: " << documents.error().message() << '\n';
-        }
-        valid = false;
-        continue;
-      }
-      for (const auto& document : *documents) {
-        const auto result = model::validate_manifest(document, documents->size());
+  const bool read =
+      for_each_manifest_document(ctx, opts.filenames, [&](const model::ManifestDocument& document, std::size_t count) {
+        const auto result = model::validate_manifest(document, count);
         for (const auto& cause : result.causes) {
           ctx.io.err << cause.to_string() << '\n';
         }
         valid = valid && result.valid();
         out.push_back(document.value);
-      }
-    }
-  }
+      });
+  valid = valid && read;
   if (!valid) {
     code = k_exit_usage;
     return std::nullopt;

@@ -1,9 +1,12 @@
 #include "workload_io.hpp"
 
 #include <ostream>
+#include <sstream>
 
 #include <gpuorch/model/workload.hpp>
 #include <gpuorch/model/yaml.hpp>
+
+#include "context.hpp"
 
 namespace gpuorch::cli {
 
@@ -49,6 +52,40 @@ void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects
   } else {
     out << model::to_yaml(document);
   }
+}
+
+bool for_each_manifest_document(Context& ctx, const std::vector<std::string>& filenames,
+                                const std::function<void(const model::ManifestDocument&, std::size_t)>& on_document) {
+  const auto read_stdin = [&ctx]() -> Result<std::string> {
+    std::ostringstream text;
+    text << ctx.io.in.rdbuf();
+    return text.str();
+  };
+  bool ok = true;
+  for (const auto& input : model::read_manifest_inputs(filenames, model::local_file_system(), read_stdin)) {
+    if (input.error) {
+      ctx.io.err << "error: " << input.error->message() << '\n';
+      ok = false;
+      continue;
+    }
+    for (const auto& source : input.sources) {
+      auto documents = model::parse_manifest(source);
+      if (!documents) {
+        for (const auto& cause : documents.error().causes()) {
+          ctx.io.err << cause.to_string() << '\n';
+        }
+        if (documents.error().causes().empty()) {
+          ctx.io.err << "error: " << documents.error().message() << '\n';
+        }
+        ok = false;
+        continue;
+      }
+      for (const auto& document : *documents) {
+        on_document(document, documents->size());
+      }
+    }
+  }
+  return ok;
 }
 
 }  // namespace gpuorch::cli

@@ -1,13 +1,18 @@
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <gpuorch/model/manifest.hpp>
 #include <nlohmann/json.hpp>
 
 namespace gpuorch::cli {
+
+struct Context;
 
 /// kubectl's resource/name form: "gpuworkload.gpuorch.io/llama".
 std::string object_reference(std::string_view name);
@@ -21,5 +26,12 @@ std::string_view dry_run_suffix(std::string_view dry_run);
 /// Prints objects as kubectl -o json|yaml does: one object alone when
 /// `single`, else a `kind: List` (JSON indented by 4).
 void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects, std::string_view format, bool single);
+
+/// Reads -f inputs (files, directories, "-" for ctx's standard input), parses
+/// each source and calls on_document(document, documents in its source) for
+/// every document. Unreadable inputs and parse errors go to ctx.io.err; false
+/// when there was any.
+bool for_each_manifest_document(Context& ctx, const std::vector<std::string>& filenames,
+                                const std::function<void(const model::ManifestDocument&, std::size_t)>& on_document);
 
 }  // namespace gpuorch::cli
