@@ -285,6 +285,82 @@ sandbox::FaultConfig chaos_faults(std::uint64_t seed) {
   return f;
 }
 
+/// The sandbox of the chaos and watch runs: H100 (8 GPUs) and A100 (4 GPUs)
+/// pools, 300 ms Jobs failing at `failure_rate`, faults seeded like the run.
+sandbox::SandboxOptions chaos_sandbox(std::uint64_t seed, int h100_nodes, int a100_nodes, double failure_rate,
+                                      std::size_t watch_history) {
+  sandbox::SandboxOptions so;
+  sandbox::NodePool h100;
+  h100.name = "h100";
+  h100.count = h100_nodes;
+  h100.gpus_per_node = 8;
+  h100.gpu_model = "H100";
+  h100.price = "3.9";
+  sandbox::NodePool a100 = h100;
+  a100.name = "a100";
+  a100.count = a100_nodes;
+  a100.gpus_per_node = 4;
+  a100.gpu_model = "A100";
+  a100.price = "1.7";
+  so.cluster.pools = {h100, a100};
+  so.cluster.job_duration = milliseconds(300);
+  so.cluster.failure_rate = failure_rate;
+  so.cluster.seed = seed;
+  so.cluster.tick = milliseconds(20);
+  so.watch_history = watch_history;
+  so.faults.seed = seed;
+  return so;
+}
+
+/// Starts the sandbox and creates the namespaces (gpuorch-system holds the
+/// Lease of `gpuorch reconcile --lease-namespace`); nullptr after printing why.
+std::unique_ptr<Harness> start_harness(const sandbox::SandboxOptions& so, const TempDir& dir,
+                                       const std::vector<std::string>& namespaces) {
+  auto started = Harness::start(so, dir.path());
+  if (!started.ok()) {
+    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+    return nullptr;
+  }
+  for (const auto& ns : namespaces) {
+    if (auto s = (*started)->create_namespace(ns); !s.ok()) {
+      fmt::print(stderr, "{}\n", s.error().message());
+      return nullptr;
+    }
+  }
+  return std::move(*started);
+}
+
+/// Prints the final phases and the injected faults; returns the share of
+/// requests that failed on purpose.
+double print_phases_and_faults(Harness& h, const RequestCounts& requests, const std::map<std::string, int>& phases) {
+  std::string phase_text;
+  for (const auto& [phase, n] : phases) {
+    phase_text += fmt::format(" {} {}", phase, n);
+  }
+  fmt::print("final phases:{}\n", phase_text);
+  const double fault_share =
+      requests.total > 0 ? static_cast<double>(requests.faults) / static_cast<double>(requests.total) : 0;
+  fmt::print("requests = {}, faults injected = {} ({:.1f} %):", requests.total, requests.faults, fault_share * 100);
+  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
+    fmt::print(" {} {}", kind, n);
+  }
+  fmt::print("\n");
+  return fault_share;
+}
+
+/// The verdict of a run: its problems, PASS or FAIL (keeping the logs), and
+/// the exit status.
+int verdict(bool ok, const std::vector<std::string>& problems, TempDir& dir) {
+  print_problems(problems);
+  ok = ok && problems.empty();
+  if (!ok) {
+    dir.keep();
+    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
+  }
+  fmt::print("{}\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
 int run_chaos(const Options& o) {
   TempDir dir;
   if (o.keep) {
@@ -293,39 +369,13 @@ int run_chaos(const Options& o) {
   fmt::print("chaos: seed {} (GPUORCH_CHAOS_SEED), {} workloads, >= {} kills, dir {}\n", o.seed, o.workloads, o.kills,
              dir.path().string());
   std::fflush(stdout);
-  sandbox::SandboxOptions so;
-  sandbox::NodePool h100;
-  h100.name = "h100";
-  h100.count = 10;
-  h100.gpus_per_node = 8;
-  h100.gpu_model = "H100";
-  h100.price = "3.9";
-  sandbox::NodePool a100 = h100;
-  a100.name = "a100";
-  a100.gpus_per_node = 4;
-  a100.gpu_model = "A100";
-  a100.price = "1.7";
-  so.cluster.pools = {h100, a100};
-  so.cluster.job_duration = milliseconds(300);
-  so.cluster.failure_rate = 0.25;
-  so.cluster.seed = o.seed;
-  so.cluster.tick = milliseconds(20);
-  so.watch_history = 500000;
-  so.faults.seed = o.seed;
-  auto started = Harness::start(so, dir.path());
-  if (!started.ok()) {
-    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
+  auto harness = start_harness(chaos_sandbox(o.seed, 10, 10, 0.25, 500000), dir,
+                               {"gpuorch-system", namespaces[0], namespaces[1], namespaces[2]});
+  if (!harness) {
     return 1;
   }
-  Harness& h = **started;
-  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
-  // gpuorch-system holds the Lease that guards each pass (gpuorch reconcile --lease-namespace).
-  for (const auto& ns : {std::string("gpuorch-system"), namespaces[0], namespaces[1], namespaces[2]}) {
-    if (auto s = h.create_namespace(ns); !s.ok()) {
-      fmt::print(stderr, "{}\n", s.error().message());
-      return 1;
-    }
-  }
+  Harness& h = *harness;
   InvariantWatcher watcher(h.sandbox().store());
   watcher.start();
 
@@ -459,18 +509,7 @@ int run_chaos(const Options& o) {
     codes += fmt::format(" exit {}: {}", code, n);
   }
   fmt::print("completed passes:{}\n", codes);
-  std::string phase_text;
-  for (const auto& [phase, n] : phases) {
-    phase_text += fmt::format(" {} {}", phase, n);
-  }
-  fmt::print("final phases:{}\n", phase_text);
-  const double fault_share =
-      requests.total > 0 ? static_cast<double>(requests.faults) / static_cast<double>(requests.total) : 0;
-  fmt::print("requests = {}, faults injected = {} ({:.1f} %):", requests.total, requests.faults, fault_share * 100);
-  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
-    fmt::print(" {} {}", kind, n);
-  }
-  fmt::print("\n");
+  const double fault_share = print_phases_and_faults(h, requests, phases);
   print_report(report);
   check_sandbox_stats(h, problems);
   if (fault_share < 0.10) {
@@ -479,14 +518,7 @@ int run_chaos(const Options& o) {
   if (kills < o.kills) {
     problems.push_back(fmt::format("only {} kills", kills));
   }
-  print_problems(problems);
-  const bool ok = !failed && problems.empty() && report.violations() == 0;
-  if (!ok) {
-    dir.keep();
-    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
-  }
-  fmt::print("{}\n", ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  return verdict(!failed && report.violations() == 0, problems, dir);
 }
 
 int run_overlap(const Options& o) {
@@ -507,18 +539,11 @@ int run_overlap(const Options& o) {
   so.cluster.seed = o.seed;
   so.cluster.tick = milliseconds(20);
   so.watch_history = 200000;
-  auto started = Harness::start(so, dir.path());
-  if (!started.ok()) {
-    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+  auto harness = start_harness(so, dir, {"gpuorch-system", "overlap"});
+  if (!harness) {
     return 1;
   }
-  Harness& h = **started;
-  for (const char* ns : {"gpuorch-system", "overlap"}) {
-    if (auto s = h.create_namespace(ns); !s.ok()) {
-      fmt::print(stderr, "{}\n", s.error().message());
-      return 1;
-    }
-  }
+  Harness& h = *harness;
   InvariantWatcher watcher(h.sandbox().store());
   watcher.start();
   std::mt19937_64 rng(o.seed);
@@ -582,14 +607,7 @@ int run_overlap(const Options& o) {
              static_cast<double>(elapsed.count()) / 1000.0, codes);
   print_report(report);
   check_sandbox_stats(h, problems);
-  print_problems(problems);
-  const bool ok = problems.empty() && report.violations() == 0;
-  if (!ok) {
-    dir.keep();
-    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
-  }
-  fmt::print("{}\n", ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  return verdict(report.violations() == 0, problems, dir);
 }
 
 /// The watch loop: replicas of `gpuorch reconcile --watch` (one holds the
@@ -607,39 +625,13 @@ int run_watch_chaos(const Options& o) {
   fmt::print("watch: seed {} (GPUORCH_CHAOS_SEED), {} workloads, {} kills, dir {}\n", o.seed, o.watch_workloads,
              o.watch_kills, dir.path().string());
   std::fflush(stdout);
-  sandbox::SandboxOptions so;
-  sandbox::NodePool h100;
-  h100.name = "h100";
-  h100.count = 16;
-  h100.gpus_per_node = 8;
-  h100.gpu_model = "H100";
-  h100.price = "3.9";
-  sandbox::NodePool a100 = h100;
-  a100.name = "a100";
-  a100.count = 8;
-  a100.gpus_per_node = 4;
-  a100.gpu_model = "A100";
-  a100.price = "1.7";
-  so.cluster.pools = {h100, a100};
-  so.cluster.job_duration = milliseconds(300);
-  so.cluster.failure_rate = 0.2;
-  so.cluster.seed = o.seed;
-  so.cluster.tick = milliseconds(20);
-  so.watch_history = 1000000;
-  so.faults.seed = o.seed;
-  auto started = Harness::start(so, dir.path());
-  if (!started.ok()) {
-    fmt::print(stderr, "cannot start the sandbox: {}\n", started.error().message());
+  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
+  auto harness = start_harness(chaos_sandbox(o.seed, 16, 8, 0.2, 1000000), dir,
+                               {"gpuorch-system", namespaces[0], namespaces[1], namespaces[2]});
+  if (!harness) {
     return 1;
   }
-  Harness& h = **started;
-  const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
-  for (const auto& ns : {std::string("gpuorch-system"), namespaces[0], namespaces[1], namespaces[2]}) {
-    if (auto s = h.create_namespace(ns); !s.ok()) {
-      fmt::print(stderr, "{}\n", s.error().message());
-      return 1;
-    }
-  }
+  Harness& h = *harness;
   InvariantWatcher watcher(h.sandbox().store());
   watcher.start();
 
@@ -895,18 +887,7 @@ int run_watch_chaos(const Options& o) {
       "expired after kills = {}, leases lost = {}, {:.1f} s\n",
       workloads.size(), deleted_copy.size(), o.watch_replicas, starts, kills, lease_expiries, lease_losses,
       static_cast<double>(elapsed.count()) / 1000.0);
-  std::string phase_text;
-  for (const auto& [phase, n] : phases) {
-    phase_text += fmt::format(" {} {}", phase, n);
-  }
-  fmt::print("final phases:{}\n", phase_text);
-  const double fault_share =
-      requests.total > 0 ? static_cast<double>(requests.faults) / static_cast<double>(requests.total) : 0;
-  fmt::print("requests = {}, faults injected = {} ({:.1f} %):", requests.total, requests.faults, fault_share * 100);
-  for (const auto& [kind, n] : h.sandbox().faults().counters()) {
-    fmt::print(" {} {}", kind, n);
-  }
-  fmt::print("\n");
+  print_phases_and_faults(h, requests, phases);
   print_report(report);
   check_sandbox_stats(h, problems);
   const auto counters = h.sandbox().faults().counters();
@@ -920,14 +901,7 @@ int run_watch_chaos(const Options& o) {
   if (kills < o.watch_kills) {
     problems.push_back(fmt::format("only {} kills", kills));
   }
-  print_problems(problems);
-  const bool ok = !failed && problems.empty() && report.violations() == 0;
-  if (!ok) {
-    dir.keep();
-    fmt::print("FAIL: logs kept in {}\n", dir.path().string());
-  }
-  fmt::print("{}\n", ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  return verdict(!failed && report.violations() == 0, problems, dir);
 }
 
 /// Shows the watcher each kind of violation on purpose; passes only when it
