@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_args.hpp"
 #include "harness.hpp"
 
 namespace {
@@ -36,36 +37,18 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) {
-        throw std::runtime_error(a + " needs a value");
-      }
-      return args[++i];
-    };
-    if (a == "--workloads") {
-      o.workloads = std::stoi(value());
-    } else if (a == "--nodes") {
-      o.nodes = std::stoi(value());
-    } else if (a == "--gpus-per-node") {
-      o.gpus_per_node = std::stoi(value());
-    } else if (a == "--seed") {
-      o.seed = std::stoull(value());
-    } else if (a == "--") {
-      o.extra.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-      break;
-    } else if (o.gpuorch.empty()) {
-      o.gpuorch = a;
-    } else {
-      throw std::runtime_error("unexpected argument " + a);
-    }
-  }
-  if (o.gpuorch.empty()) {
+  auto args =
+      bench::parse_bench_args(argc, argv,
+                              {{"--workloads", [&](const std::string& v) { o.workloads = std::stoi(v); }},
+                               {"--nodes", [&](const std::string& v) { o.nodes = std::stoi(v); }},
+                               {"--gpus-per-node", [&](const std::string& v) { o.gpus_per_node = std::stoi(v); }},
+                               {"--seed", [&](const std::string& v) { o.seed = std::stoull(v); }}});
+  if (args.positional.size() != 1) {
     throw std::runtime_error(
         "usage: bench_reconcile GPUORCH [--workloads N] [--nodes N] [--gpus-per-node N] [--seed N] [-- ARGS...]");
   }
+  o.gpuorch = args.positional[0];
+  o.extra = std::move(args.extra);
   return o;
 }
 

@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_args.hpp"
 #include "harness.hpp"
 
 namespace {
@@ -49,31 +50,13 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) {
-        throw std::runtime_error(a + " needs a value");
-      }
-      return args[++i];
-    };
-    if (a == "--rate") {
-      o.rate = std::stod(value());
-    } else if (a == "--seconds") {
-      o.seconds = std::stoi(value());
-    } else if (a == "--nodes") {
-      o.nodes = std::stoi(value());
-    } else if (a == "--workloads") {
-      o.workloads = std::stoi(value());
-    } else if (a == "--") {
-      o.extra.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-      break;
-    } else {
-      positional.push_back(a);
-    }
-  }
+  auto args = bench::parse_bench_args(argc, argv,
+                                      {{"--rate", [&](const std::string& v) { o.rate = std::stod(v); }},
+                                       {"--seconds", [&](const std::string& v) { o.seconds = std::stoi(v); }},
+                                       {"--nodes", [&](const std::string& v) { o.nodes = std::stoi(v); }},
+                                       {"--workloads", [&](const std::string& v) { o.workloads = std::stoi(v); }}});
+  const auto& positional = args.positional;
+  o.extra = std::move(args.extra);
   if (positional.size() != 2 || (positional[1] != "latency" && positional[1] != "memory")) {
     throw std::runtime_error("usage: bench_watch GPUORCH latency|memory [flags] [-- ARGS...]");
   }

@@ -28,23 +28,6 @@ namespace gpuorch::chaos {
 
 using nlohmann::json;
 
-TempDir::TempDir() {
-  const std::filesystem::path base =
-      std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";  // NOLINT(concurrency-mt-unsafe)
-  std::string pattern = (base / "gpuorch-chaos-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed under " + base.string());
-  }
-  m_path = pattern;
-}
-
-TempDir::~TempDir() {
-  if (!m_keep) {
-    std::error_code ignored;
-    std::filesystem::remove_all(m_path, ignored);
-  }
-}
-
 namespace {
 
 /// Injected faults are meant for the reconciler; the test's own writes just

@@ -21,22 +21,11 @@
 #include <gpuorch/sandbox/sandbox.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/process.hpp"
+
 namespace gpuorch::chaos {
 
-/// A temporary directory removed with its contents (kept when `keep`).
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
-  void keep() { m_keep = true; }
-
- private:
-  std::filesystem::path m_path;
-  bool m_keep = false;
-};
+using gpuorch::testing::TempDir;
 
 /// The sandbox, its kubeconfig on disk and a client, with the GPUWorkload CRD installed.
 class Harness {

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,25 +50,33 @@ inline bool accepts(int port) {
   return ok;
 }
 
-/// A fresh temporary directory, removed with the object.
+/// A fresh temporary directory under $TMPDIR (else /tmp), removed with its
+/// contents unless `keep()` was called (a failing chaos run keeps its logs).
 class TempDir {
  public:
-  TempDir() {
-    char dir_template[] = "/tmp/gpuorch-test-XXXXXX";
-    if (::mkdtemp(dir_template) != nullptr) {
-      m_path = dir_template;
+  explicit TempDir(const std::string& prefix = "gpuorch-test") {
+    const char* tmpdir = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): tests, before threads
+    const std::filesystem::path base = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+    std::string pattern = (base / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed under " + base.string());
     }
+    m_path = pattern;
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
+    if (!m_keep) {
+      std::error_code ignored;
+      std::filesystem::remove_all(m_path, ignored);
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+  void keep() { m_keep = true; }
 
  private:
   std::filesystem::path m_path;
+  bool m_keep = false;
 };
 
 /// The whole file ("" when it cannot be read).
