@@ -154,6 +154,12 @@ int run_install(Context& ctx, const InstallOptions& opts) {
     if (!result) {
       ctx.io.err << "error: applying " << install::kubectl_name(object) << ":\n";
       print_error(ctx.io.err, result.error());
+      if (result.error().code() == ErrorCode::conflict && result.error().http_status() == 409 &&
+          !opts.force_conflicts) {
+        // Typically objects applied before with `kubectl apply`: their fields have another manager.
+        ctx.io.err << "Another field manager set these fields to other values (e.g. an earlier kubectl apply). "
+                      "Re-run with --force-conflicts to take them over.\n";
+      }
       return exit_code_for(result.error());
     }
     if (opts.output.empty()) {

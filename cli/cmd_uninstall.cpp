@@ -237,8 +237,9 @@ int run_uninstall(Context& ctx, const UninstallOptions& opts) {
     if (workloads.size() > 5) {
       names += ", ...";
     }
-    ctx.io.err << "error: " << workloads.size() << " GPUWorkload" << (workloads.size() == 1 ? "" : "s")
-               << " still exist (" << names << "); deleting the CRD would delete them.\n"
+    ctx.io.err << "error: " << workloads.size()
+               << (workloads.size() == 1 ? " GPUWorkload still exists (" : " GPUWorkloads still exist (") << names
+               << "); deleting the CRD would delete them.\n"
                << "Delete them first (gpuorch delete), pass --force to delete them and their Jobs, or --keep-crd to "
                   "keep the CRD and the workloads. Nothing was removed.\n";
     return k_exit_error;

@@ -10,6 +10,10 @@ set(CPACK_PACKAGE_NAME gpuorch)
 set(CPACK_PACKAGE_VENDOR "gpuorch")
 set(CPACK_PACKAGE_CONTACT "gpuorch maintainers <maintainers@gpuorch.io>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# gpuorch is not yet licensed (the maintainers are to decide): the generators
+# that show a license get the copyright file that says so, not CPack's default
+# (CMake's own license text).
+set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/packaging/deb/copyright")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_COMPONENTS_ALL tool dev)
 set(CPACK_DEB_COMPONENT_INSTALL ON)

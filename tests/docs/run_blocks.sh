@@ -16,9 +16,11 @@
 #   ...                 or checks the reader does not need to see (starting a
 #   -->                 sandbox for a reference page, asserting an outcome)
 #
-# Blocks without "test" in their info string (commands for a real cluster,
-# installation steps) are not run. A page with no marked block fails, so a
-# page that loses its markers does not pass silently.
+# Other blocks are not run: shell blocks that cannot run here say why with
+# "```sh no-test: REASON" (a real cluster, a long benchmark), which
+# tests/docs/check_blocks.sh requires of every shell block of the docs. A page
+# with no marked block fails, so a page that loses its markers does not pass
+# silently.
 #
 # The session runs in a fresh temporary directory: HOME is empty (no
 # ~/.kube/config), KUBECONFIG is unset, the working directory holds links to
@@ -65,6 +67,9 @@ awk -v page="$(basename "$PAGE")" '
     if (pending != "") { emit_line(pending_line, pending); pending = "" }
     mode = ""; next
   }
+  # A fence indented in a list item indents its content as much (CommonMark):
+  # strip that, so that the terminator of a here-document starts its line.
+  mode == "sh" || mode == "console" { line = $0; for (i = 0; i < indent && substr(line, 1, 1) == " "; i++) line = substr(line, 2); $0 = line }
   mode == "sh" || mode == "comment" { print; next }
   mode == "console" {
     if (pending != "") {
@@ -81,10 +86,11 @@ awk -v page="$(basename "$PAGE")" '
   mode == "skip" { if ($0 ~ /^[ \t]*```/) mode = ""; next }
   /^[ \t]*```/ {
     info = $0; sub(/^[ \t]*```[ \t]*/, "", info)
+    indent = match($0, /[^ ]/) - 1
     n = split(info, words, /[ \t]+/)
-    tested = 0
-    for (i = 2; i <= n; i++) if (words[i] == "test") tested = 1
-    if (!tested) { mode = "skip"; next }
+    # "test" right after the language; "no-test: REASON" (whose reason may
+    # say "test") and anything else is not run.
+    if (n < 2 || words[2] != "test") { mode = "skip"; next }
     if (words[1] == "console") mode = "console"
     else if (words[1] == "sh" || words[1] == "bash" || words[1] == "shell") { mode = "sh"; printf "__docs_line=%d\n", NR + 1 }
     else { printf "%s:%d: a test block must be sh or console, got \"%s\"\n", page, NR, words[1] > "/dev/stderr"; exit 3 }
@@ -106,6 +112,13 @@ awk -v page="$(basename "$PAGE")" '
     "$(basename "$PAGE")"
   cat "$WORK/body.sh"
 } >"$SCRIPT"
+
+# A syntax error or a warning (a here-document without its terminator swallows
+# the rest of the page) fails before anything runs.
+if ! syntax=$(bash -n "$SCRIPT" 2>&1) || [[ -n $syntax ]]; then
+  echo "run_blocks: $(basename "$PAGE"): the extracted commands do not parse: $syntax" >&2
+  exit 1
+fi
 
 cd "$WORK/work"
 set +e

@@ -69,7 +69,7 @@ kc create job w1-0 --image=busybox -- true >/dev/null
 kc label job w1-0 gpuorch.io/workload=w1 >/dev/null
 run_g uninstall
 expect_eq "$RC" 1 "uninstall with a workload"
-expect_contains "$ERR" "1 GPUWorkload still exist (default/w1)" "the refusal names the workload"
+expect_contains "$ERR" "1 GPUWorkload still exists (default/w1)" "the refusal names the workload"
 expect_contains "$ERR" "Nothing was removed." "the refusal removes nothing"
 kc -n gpuorch-system get cronjob gpuorch-reconcile >/dev/null || fail "the refusal removed the CronJob"
 
@@ -115,6 +115,22 @@ expect_eq "$RC" 0 "uninstall of the deployment mode: $ERR"
 expect_eq "$(head -1 <<<"$OUT")" 'deployment.apps "gpuorch-controller" deleted' "the Deployment goes first"
 expect_fail "the Deployment is gone" kc -n gpuorch-system get deployment gpuorch-controller
 expect_fail "the CRD is gone" kc get crd gpuworkloads.gpuorch.io
+
+# Objects applied before with kubectl apply -k belong to kubectl's field
+# manager: a different image is a conflict, named, with the way out; nothing
+# after that object is applied. --force-conflicts takes the fields over.
+kc apply -k "$SRC/packaging/kubernetes/cronjob" >/dev/null || fail "kubectl apply -k cronjob"
+run_g install --image registry.example/gpuorch:test
+expect_eq "$RC" 1 "install over kubectl's fields"
+expect_contains "$ERR" 'error: applying cronjob.batch/gpuorch-reconcile:' "the conflicting object is named"
+expect_contains "$ERR" 'conflict with "kubectl-client-side-apply"' "the other manager is named"
+expect_contains "$ERR" "Re-run with --force-conflicts to take them over." "the way out"
+run_g install --image registry.example/gpuorch:test --force-conflicts
+expect_eq "$RC" 0 "install --force-conflicts: $ERR"
+expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.spec.jobTemplate.spec.template.spec.containers[*].image}')" \
+  registry.example/gpuorch:test "the image taken over"
+run_g uninstall
+expect_eq "$RC" 0 "uninstall after the takeover: $ERR"
 
 # Nothing left: says so, exit 0.
 run_g uninstall

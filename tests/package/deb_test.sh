@@ -6,9 +6,11 @@
 # Under CI=true as root the packages are installed for real (dpkg -i, then
 # dpkg -r); elsewhere into a temporary root with a copy of the dpkg database,
 # so a developer's machine is left alone.
-#   deb_test.sh BUILD_DIR SOURCE_DIR CXX_COMPILER [EXTRA_LINKER_FLAGS]
+# HARDENED lists what cmake/Hardening.cmake gave this build (relro, bindnow,
+# fortify): lintian must then report no hardening-no-* tag for it.
+#   deb_test.sh BUILD_DIR SOURCE_DIR CXX_COMPILER [EXTRA_LINKER_FLAGS [HARDENED]]
 set -euo pipefail
-build=$1 src=$2 cxx=$3 ldflags=${4:-}
+build=$1 src=$2 cxx=$3 ldflags=${4:-} hardened=${5:-}
 tmp=$(mktemp -d)
 installed_for_real=0
 cleanup() {
@@ -57,6 +59,24 @@ lintian --fail-on error,warning --display-info --tag-display-limit 0 "$tool_deb"
 ! grep -qE 'unstripped|unneeded-section' "$tmp/lintian.log" \
   || fail "files not stripped like dh_strip does: $(grep -E 'unstripped|unneeded-section' "$tmp/lintian.log" | head -3)"
 sed 's/^/lintian: /' "$tmp/lintian.log"
+# Debian's hardening flags (cmake/Hardening.cmake), as lintian and the ELF headers see them.
+dpkg-deb -x "$tool_deb" "$tmp/tool"
+for feature in ${hardened//,/ }; do
+  case $feature in
+    relro) tag=hardening-no-relro ;;
+    bindnow) tag=hardening-no-bindnow ;;
+    fortify) tag=hardening-no-fortify-functions ;;
+    *) fail "unknown hardening feature $feature" ;;
+  esac
+  ! grep -q "$tag" "$tmp/lintian.log" || fail "built with $feature, yet lintian reports $tag"
+done
+if [[ ,$hardened, == *,bindnow,* ]]; then
+  readelf -d "$tmp/tool/usr/bin/gpuorch" | grep -q 'FLAGS.*BIND_NOW' || fail "/usr/bin/gpuorch is not linked with -z now"
+  readelf -lW "$tmp/tool/usr/bin/gpuorch" | grep -q GNU_RELRO || fail "/usr/bin/gpuorch has no RELRO segment"
+fi
+if [[ ,$hardened, == *,fortify,* ]]; then
+  nm -D "$tmp/tool/usr/bin/gpuorch" | grep -q '__[a-z]*_chk@' || fail "/usr/bin/gpuorch calls no fortified (__*_chk) function"
+fi
 
 # Install.
 if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ]; then
