@@ -213,25 +213,79 @@ class Converter {
 
 // ---- emitting -------------------------------------------------------------------
 
-bool looks_like_number_or_date(const std::string& s) {
-  const char c = s[0];
-  if (!(std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.')) {
+// What Go's strconv.ParseInt/ParseUint take with base 0 (go-yaml resolves a
+// plain scalar as an int when they do): [-+]? then 0x/0o/0b digits or decimal.
+bool is_go_integer(std::string_view s) {
+  s = without_sign(s);
+  if (s.size() > 2 && s[0] == '0') {
+    const auto digits = s.substr(2);
+    switch (s[1]) {
+      case 'x':
+      case 'X':
+        return all_nonempty(digits, is_hex_digit);
+      case 'o':
+      case 'O':
+        return all_nonempty(digits, is_octal_digit);
+      case 'b':
+      case 'B':
+        return all_nonempty(digits, [](char c) { return c == '0' || c == '1'; });
+      default:
+        break;
+    }
+  }
+  return all_nonempty(s, is_digit);
+}
+
+// YAML 1.1's sexagesimal numbers: [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?
+bool is_base60(std::string_view s) {
+  s = without_sign(s);
+  if (s.empty() || !is_digit(s.front())) {
     return false;
   }
-  // YAML 1.1 readers (go-yaml v2, used by kubectl) also take sexagesimal
-  // numbers, underscores and timestamps; quote anything close to those.
-  const bool numeric_chars = std::all_of(s.begin(), s.end(), [](char ch) {
-    return std::isxdigit(static_cast<unsigned char>(ch)) != 0 ||
-           std::string_view("xXoO._:+-eE").find(ch) != std::string_view::npos;
-  });
-  return numeric_chars || is_date_prefixed(s);
+  while (!s.empty() && (is_digit(s.front()) || s.front() == '_')) {
+    s.remove_prefix(1);
+  }
+  int groups = 0;
+  while (!s.empty() && s.front() == ':') {
+    s.remove_prefix(1);
+    std::string_view group = s;
+    const auto n = take_digits(s, 2);
+    if (n == 0 || (n == 2 && group[0] > '5')) {
+      return false;
+    }
+    ++groups;
+  }
+  if (groups == 0) {
+    return false;
+  }
+  if (!s.empty() && s.front() == '.') {
+    s.remove_prefix(1);
+    while (!s.empty() && (is_digit(s.front()) || s.front() == '_')) {
+      s.remove_prefix(1);
+    }
+  }
+  return s.empty();
+}
+
+// Whether a YAML 1.1 reader (go-yaml, used by kubectl) or a YAML 1.2 core-schema
+// reader would take the plain scalar for a number or a timestamp: go-yaml's own
+// rule for quoting a string (its ints and floats after removing underscores,
+// base 60, dates), so that `-o yaml` quotes exactly what kubectl quotes.
+bool looks_like_number_or_date(const std::string& s) {
+  const char c = s[0];
+  if (!(is_digit(c) || c == '+' || c == '-' || c == '.')) {
+    return false;
+  }
+  std::string plain(s);
+  plain.erase(std::remove(plain.begin(), plain.end(), '_'), plain.end());
+  return is_go_integer(plain) || is_float(plain) || is_base60(s) || is_date_prefixed(s);
 }
 
 bool is_reserved_word(const std::string& s) {
   std::string lower(s);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  static const char* const k_words[] = {"true", "false", "yes", "no",   "on",    "off",  "y",
-                                        "n",    "null",  "~",   ".inf", "-.inf", ".nan", "<<"};
+  static const char* const k_words[] = {"true", "false", "yes",  "no",    "on",    "off",  "y", "n",
+                                        "null", "~",     ".inf", "-.inf", "+.inf", ".nan", "<<"};
   return std::any_of(std::begin(k_words), std::end(k_words), [&](const char* w) { return lower == w; });
 }
 

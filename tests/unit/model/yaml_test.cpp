@@ -148,6 +148,22 @@ quoted:
   CHECK(to_yaml_stream({json{{"a", 1}}, json{{"b", 2}}}) == "a: 1\n---\nb: 2\n");
 }
 
+TEST_CASE("to_yaml quotes a string exactly when kubectl does") {
+  // kubectl 1.32 (go-yaml) as the oracle: `kubectl create configmap x --from-literal=k=VALUE
+  // --dry-run=client -o yaml` quotes what a YAML 1.1 reader would take for a number or a date.
+  for (const char* plain : {"4f45beb0-9bab-482f-a4e1-fb9661d67cb0", "12345678-1234-1234-1234-123456789012", "1.2.3",
+                            "0x", "1-2", "0xG", "1e", "1.0.0-rc1", "10Gi", "3e8f", "0b", "1:60", "0o8", ".5."}) {
+    CAPTURE(plain);
+    CHECK(to_yaml(json(plain)) == std::string(plain) + "\n");
+  }
+  for (const char* quoted :
+       {"0x1F", "0b101", "0o17", "+1", "1_000", "1:30", "190:20:30.15", "+.inf", ".inf", "2026-11-29", "1e3", "09",
+        "1.5e+3", "2026-11-29T10:00:00Z", "0e5", "1_2_3", "+0x1F", "1:5"}) {
+    CAPTURE(quoted);
+    CHECK(to_yaml(json(quoted)) == "\"" + std::string(quoted) + "\"\n");
+  }
+}
+
 TEST_CASE("to_yaml output parses back to the same JSON") {
   const json values[] = {
       json::parse(R"({"a": [[1, 2], [{"b": "c"}]], "s": ["8", "0x1F", "True", "null", "", " lead", "trail "]})"),
