@@ -43,6 +43,10 @@ void bind_global_flags(CLI::App& app, GlobalOptions& g) {
   app.add_flag("--insecure-skip-tls-verify", g.insecure_skip_tls_verify,
                "Do not verify the server's certificate (insecure)")
       ->group(group);
+  app.add_option("--tls-server-name", g.tls_server_name,
+                 "Server name to use for server certificate validation (default: the server's host name)")
+      ->group(group)
+      ->type_name("NAME");
   app.add_option("--request-timeout", g.request_timeout,
                  "Time to wait for one server request (e.g. 1s, 2m; 0 = no timeout)")
       ->group(group)

@@ -24,6 +24,7 @@ struct GlobalOptions {
   std::string certificate_authority;
   std::string client_certificate;
   std::string client_key;
+  std::string tls_server_name;
   bool insecure_skip_tls_verify = false;
   std::string request_timeout = "0";
   bool in_cluster = false;

@@ -20,6 +20,7 @@ kube::ConfigOverrides config_overrides(const GlobalOptions& global) {
   overrides.certificate_authority = global.certificate_authority;
   overrides.client_certificate = global.client_certificate;
   overrides.client_key = global.client_key;
+  overrides.tls_server_name = global.tls_server_name;
   if (global.insecure_skip_tls_verify) {
     overrides.insecure_skip_tls_verify = true;
   }

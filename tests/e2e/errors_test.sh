@@ -29,6 +29,15 @@ run_g --certificate-authority "$WORK/other.crt" submit --name tls --model m --gp
 expect_eq "$RC" 1 "wrong CA submit exit"
 expect_contains "$ERR" "is not trusted" "wrong CA submit message"
 
+# --tls-server-name: the certificate is verified for that name instead of the
+# address (the sandbox's names 127.0.0.1 and localhost), as kubectl does.
+run_g --tls-server-name localhost get
+expect_eq "$RC" 0 "--tls-server-name with a name of the certificate"
+run_g --tls-server-name api.example.com get
+expect_eq "$RC" 1 "--tls-server-name with another name"
+expect_contains "$ERR" "error: the TLS certificate of $server is not trusted" "--tls-server-name mismatch message"
+expect_fail "kubectl rejects the other name too" kc --tls-server-name api.example.com get gpuworkloads
+
 # 401: the token is not accepted; the message names the user and the context.
 run_g --token not-the-token get
 expect_eq "$RC" 1 "401 exit"

@@ -20,6 +20,7 @@ TEST_CASE("config_overrides carries every connection flag") {
   global.certificate_authority = "/ca";
   global.client_certificate = "/crt";
   global.client_key = "/key";
+  global.tls_server_name = "api.internal";
   global.request_timeout = "5s";
   global.in_cluster = true;
   auto overrides = config_overrides(global);
@@ -33,6 +34,7 @@ TEST_CASE("config_overrides carries every connection flag") {
   CHECK(overrides.certificate_authority == "/ca");
   CHECK(overrides.client_certificate == "/crt");
   CHECK(overrides.client_key == "/key");
+  CHECK(overrides.tls_server_name == "api.internal");
   CHECK(overrides.request_timeout == "5s");
   CHECK(overrides.in_cluster);
   // An absent --insecure-skip-tls-verify must not override the kubeconfig.

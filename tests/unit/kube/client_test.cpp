@@ -311,6 +311,91 @@ TEST_CASE("transient failures are retried with backoff only where safe") {
   CHECK(h.clock->sleeps().back() == std::chrono::milliseconds(3000));  // Retry-After honoured
 }
 
+/// Answers from a script, one entry per request, and records the methods asked.
+class ScriptedTransport final : public HttpTransport {
+ public:
+  std::vector<gpuorch::Result<HttpResponse>> script;
+  std::vector<std::string> methods;
+  gpuorch::Result<HttpResponse> send(const HttpRequest& request) override {
+    std::lock_guard lock(m_mutex);
+    methods.push_back(request.method);
+    if (script.empty()) {
+      return gpuorch::Error(ErrorCode::internal, "script exhausted");
+    }
+    auto next = std::move(script.front());
+    script.erase(script.begin());
+    return next;
+  }
+
+ private:
+  std::mutex m_mutex;
+};
+
+gpuorch::Error transport_failure(const char* reason) {
+  return gpuorch::Error(ErrorCode::transport, std::string("failed: ") + reason).with_http(0, reason);
+}
+
+HttpResponse answer(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.headers = {{"Content-Type", "application/json"}};
+  response.body = std::move(body);
+  return response;
+}
+
+TEST_CASE("lost connections and timeouts are retried for reads only - backoff doubles up to its cap") {
+  Harness h;
+  h.config.server = "https://k:6443";
+  auto transport = std::make_shared<ScriptedTransport>();
+  ClientDeps deps;
+  deps.transport = transport;
+  deps.clock = h.clock;
+  deps.random = std::make_shared<FixedRandom>(0.5);
+  ClientOptions options;
+  options.max_retries = 8;
+  options.backoff_base = std::chrono::milliseconds(200);
+  options.backoff_cap = std::chrono::milliseconds(1000);
+  auto client = Client::create(h.config, options, Environment({}), deps).value_or_throw();
+
+  // A GET whose connection is reset, then times out, then answers: retried.
+  transport->script.emplace_back(transport_failure(transport_reason::k_connection_reset));
+  transport->script.emplace_back(transport_failure(transport_reason::k_timeout));
+  transport->script.emplace_back(answer(200, R"({"items":[]})"));
+  CHECK(client->list(resources::nodes(), "").ok());
+  CHECK(transport->methods == std::vector<std::string>{"GET", "GET", "GET"});
+  CHECK(h.clock->sleeps() ==
+        std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(200), std::chrono::milliseconds(400)});
+
+  // A POST whose connection broke may have been processed: not repeated.
+  transport->methods.clear();
+  transport->script.emplace_back(transport_failure(transport_reason::k_connection_reset));
+  auto post = client->create(resources::pods(), "ml", json::object());
+  REQUIRE(!post.ok());
+  CHECK(post.error().code() == ErrorCode::transport);
+  CHECK(transport->methods == std::vector<std::string>{"POST"});
+
+  // A connection that could not even be opened sent nothing: any verb is retried.
+  transport->methods.clear();
+  transport->script.emplace_back(transport_failure(transport_reason::k_connect_failed));
+  transport->script.emplace_back(answer(201, "{}"));
+  CHECK(client->create(resources::pods(), "ml", json::object()).ok());
+  CHECK(transport->methods == std::vector<std::string>{"POST", "POST"});
+
+  // Many 503s in a row: the delay doubles, then stays at the cap.
+  const auto sleeps_before = h.clock->sleeps().size();
+  for (int i = 0; i < 6; ++i) {
+    transport->script.emplace_back(answer(503, status_body(503, "ServiceUnavailable", "busy")));
+  }
+  transport->script.emplace_back(answer(200, R"({"items":[]})"));
+  CHECK(client->list(resources::nodes(), "").ok());
+  const auto sleeps = h.clock->sleeps();
+  REQUIRE(sleeps.size() == sleeps_before + 6);
+  CHECK(std::vector<std::chrono::milliseconds>(sleeps.begin() + static_cast<long>(sleeps_before), sleeps.end()) ==
+        std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(200), std::chrono::milliseconds(400),
+                                               std::chrono::milliseconds(800), std::chrono::milliseconds(1000),
+                                               std::chrono::milliseconds(1000), std::chrono::milliseconds(1000)});
+}
+
 TEST_CASE("retries stop after max_retries and return the last error") {
   Harness h;
   std::atomic<int> gets{0};

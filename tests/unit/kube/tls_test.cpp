@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "unit/kube/fakes.hpp"
+#include "unit/kube/test_proxy.hpp"
 #include "unit/kube/test_server.hpp"
 
 using gpuorch::Error;
@@ -141,4 +142,37 @@ TEST_CASE("TLS: an exec plugin may supply the client certificate") {
   Request request;
   request.path = "/version";
   CHECK(client->send(request).ok());
+}
+
+TEST_CASE("TLS: proxy-url tunnels through an HTTP CONNECT proxy - also with tls-server-name") {
+  TestServer server(pki().named_server, nullptr);
+  std::string host_seen;
+  serve_version(server, &host_seen);
+  ConnectProxy proxy;
+  const auto address = "127.0.0.1:" + std::to_string(server.port());
+  RestConfig config;
+  config.server = server.url();
+  config.ca_pem = pki().ca.cert_pem();
+  config.tls_server_name = "api.test";
+  config.proxy_url = proxy.url();
+  // The tunnel goes to the server's address; TLS inside it verifies the other name.
+  CHECK(get_version(config).ok());
+  CHECK(proxy.targets() == std::vector<std::string>{address});
+  CHECK(host_seen == address);
+
+  // Verification still happens through the tunnel.
+  config.tls_server_name.clear();
+  auto unverified = get_version(config);
+  REQUIRE(!unverified.ok());
+  CHECK(unverified.error().reason() == "TLSVerify");
+  CHECK(proxy.targets().size() == 2);
+
+  // A proxy that refuses the tunnel is an error naming the server, not a silent direct connection.
+  config.server = "https://127.0.0.2:" + std::to_string(server.port());
+  config.tls_server_name = "api.test";
+  auto refused = get_version(config);
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code() == ErrorCode::transport);
+  CHECK(refused.error().message().find("https://127.0.0.2:") != std::string::npos);
+  CHECK(proxy.targets().back() == "127.0.0.2:" + std::to_string(server.port()));
 }
