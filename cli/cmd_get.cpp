@@ -33,6 +33,7 @@ struct GetOptions {
   bool no_headers = false;
   bool watch = false;
   bool watch_only = false;
+  bool show_managed_fields = false;
 };
 
 /// How the objects are printed: the -o format, parsed once before any request.
@@ -60,7 +61,7 @@ int print_items(Context& ctx, const Printer& printer, const std::vector<json>& i
                 bool headers = true) {
   const GetOptions& opts = *printer.opts;
   if (opts.output == "json" || opts.output == "yaml") {
-    print_objects(ctx.io.out, items, opts.output, single);
+    print_objects(ctx.io.out, items, opts.output, single, opts.show_managed_fields);
     return k_exit_ok;
   }
   if (opts.output == "name") {
@@ -198,6 +199,13 @@ int watch_items(Context& ctx, kube::Client& client, const Printer& printer, cons
 }
 
 int run_get(Context& ctx, const GetOptions& opts) {
+  // kubectl's rules for names: they select exactly, so a selector or "every namespace" makes no sense.
+  if (!opts.names.empty() && !opts.selector.empty()) {
+    throw Failure(Error(ErrorCode::usage, "name cannot be provided when a selector is specified"));
+  }
+  if (!opts.names.empty() && opts.all_namespaces) {
+    throw Failure(Error(ErrorCode::usage, "a resource cannot be retrieved by name across all namespaces"));
+  }
   Printer printer;
   printer.opts = &opts;
   if (auto spec = jsonpath_template(opts.output)) {
@@ -318,6 +326,8 @@ void setup_get(CLI::App& root, Context& ctx) {
   cmd->add_flag("--no-headers", opts->no_headers, "Do not print the table's header line");
   cmd->add_flag("-w,--watch", opts->watch, "After listing, print each change to the listed GPUWorkloads");
   cmd->add_flag("--watch-only", opts->watch_only, "Print changes only, without listing first");
+  cmd->add_flag("--show-managed-fields", opts->show_managed_fields,
+                "Keep metadata.managedFields in -o json and -o yaml output");
   cmd->callback([&ctx, opts] {
     ctx.cooperative_cancel = opts->watch || opts->watch_only;
     ctx.run = [&ctx, opts] { return run_get(ctx, *opts); };

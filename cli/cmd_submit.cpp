@@ -47,6 +47,7 @@ struct SubmitOptions {
   std::string wait;
   std::string timeout = "0";
   std::string field_manager = "gpuorch";
+  bool show_managed_fields = false;
   const CLI::Option* dry_run_flag = nullptr;
   const CLI::Option* wait_flag = nullptr;
 
@@ -312,7 +313,7 @@ int run_submit(Context& ctx, const SubmitOptions& opts) {
     written.push_back(std::move(result));
   }
   if (opts.output == "json" || opts.output == "yaml") {
-    print_objects(ctx.io.out, written, opts.output, written.size() == 1);
+    print_objects(ctx.io.out, written, opts.output, written.size() == 1, opts.show_managed_fields);
   }
   ctx.io.out << std::flush;
 
@@ -392,6 +393,8 @@ void setup_submit(CLI::App& root, Context& ctx) {
       ->type_name("DURATION");
   cmd->add_option("--field-manager", opts->field_manager, "Name of the manager of the written fields")
       ->type_name("NAME");
+  cmd->add_flag("--show-managed-fields", opts->show_managed_fields,
+                "Keep metadata.managedFields in -o json and -o yaml output");
   cmd->callback([&ctx, opts] {
     ctx.cooperative_cancel = true;
     if (opts->dry_run_flag->count() > 0 && opts->dry_run.empty()) {

@@ -39,13 +39,22 @@ std::string_view dry_run_suffix(std::string_view dry_run) {
   return "";
 }
 
-void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects, std::string_view format,
-                   bool single) {
+void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects, std::string_view format, bool single,
+                   bool show_managed_fields) {
+  std::vector<nlohmann::json> shown = objects;
+  if (!show_managed_fields) {
+    // Server-side apply bookkeeping: kubectl leaves it out of -o json|yaml too.
+    for (auto& object : shown) {
+      if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+        meta->erase("managedFields");
+      }
+    }
+  }
   nlohmann::json document;
-  if (single && objects.size() == 1) {
-    document = objects.front();
+  if (single && shown.size() == 1) {
+    document = std::move(shown.front());
   } else {
-    document = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", objects}, {"metadata", {{"resourceVersion", ""}}}};
+    document = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", shown}, {"metadata", {{"resourceVersion", ""}}}};
   }
   if (format == "json") {
     out << document.dump(4) << '\n';

@@ -24,8 +24,11 @@ std::string quoted_reference(std::string_view name);
 std::string_view dry_run_suffix(std::string_view dry_run);
 
 /// Prints objects as kubectl -o json|yaml does: one object alone when
-/// `single`, else a `kind: List` (JSON indented by 4).
-void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects, std::string_view format, bool single);
+/// `single`, else a `kind: List` (JSON indented by 4); without
+/// `metadata.managedFields` unless `show_managed_fields` (kubectl's
+/// --show-managed-fields).
+void print_objects(std::ostream& out, const std::vector<nlohmann::json>& objects, std::string_view format, bool single,
+                   bool show_managed_fields = false);
 
 /// Reads -f inputs (files, directories, "-" for ctx's standard input), parses
 /// each source and calls on_document(document, documents in its source) for

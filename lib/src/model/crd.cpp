@@ -8,14 +8,19 @@ namespace {
 
 using nlohmann::json;
 
-json printer_column(const char* name, const char* type, const char* path, const char* description) {
-  return {{"name", name}, {"type", type}, {"jsonPath", path}, {"description", description}};
+json printer_column(const char* name, const char* type, const char* path, const char* description, int priority = 0) {
+  json column = {{"name", name}, {"type", type}, {"jsonPath", path}, {"description", description}};
+  if (priority > 0) {
+    column["priority"] = priority;  // shown by kubectl only with -o wide
+  }
+  return column;
 }
 
 }  // namespace
 
 nlohmann::json workload_crd() {
-  // Columns match `gpuorch get`'s table, so kubectl and gpuorch show the same view.
+  // Columns match `gpuorch get`'s table, so kubectl and gpuorch show the same view; those of
+  // priority 1 are `-o wide`'s extra columns.
   const json columns = json::array({
       printer_column("Phase", "string", ".status.phase", "Where the workload is in its lifecycle."),
       printer_column("GPUs", "integer", ".spec.gpuCount", "GPUs requested."),
@@ -23,6 +28,10 @@ nlohmann::json workload_crd() {
       printer_column("Strategy", "string", ".spec.schedulingStrategy", "Placement strategy."),
       printer_column("Retries", "integer", ".status.retryCount", "Retries so far."),
       printer_column("Age", "date", ".metadata.creationTimestamp", "Time since creation."),
+      printer_column("Model", "string", ".spec.modelName", "Model the workload runs.", 1),
+      printer_column("Priority", "integer", ".spec.priority", "Queue priority; higher goes first.", 1),
+      printer_column("GPU-Type", "string", ".spec.gpuType", "GPU model prefix the node must match.", 1),
+      printer_column("Job", "string", ".status.jobName", "Job of the current attempt.", 1),
   });
   const json version = {
       {"name", k_version},

@@ -45,10 +45,13 @@ TEST_CASE("the CRD describes GPUWorkload") {
   CHECK(version["storage"] == true);
   CHECK(version["subresources"] == json{{"status", json::object()}});
   std::vector<std::string> columns;
+  std::vector<std::string> wide_columns;
   for (const auto& c : version["additionalPrinterColumns"]) {
-    columns.push_back(c["name"].get<std::string>());
+    (c.value("priority", 0) > 0 ? wide_columns : columns).push_back(c["name"].get<std::string>());
   }
+  // gpuorch get's table, and the extra columns of its -o wide.
   CHECK(columns == std::vector<std::string>{"Phase", "GPUs", "Node", "Strategy", "Retries", "Age"});
+  CHECK(wide_columns == std::vector<std::string>{"Model", "Priority", "GPU-Type", "Job"});
 
   const json& schema = version["schema"]["openAPIV3Schema"];
   CHECK(schema["required"] == json{"spec"});
