@@ -65,16 +65,9 @@ WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchCont
         *m_registry, std::vector<std::string>{std::string(condition_reasons::invalid_spec),
                                               std::string(condition_reasons::job_failed),
                                               std::string(condition_reasons::job_deleted)});
-    m_queue_depth =
-        &m_registry->gauge("gpuorch_workqueue_depth", "Workload keys waiting in the work queue (ready and delayed)")
-             .get();
-    m_work_duration = &m_registry->histogram("gpuorch_workqueue_work_duration_seconds",
-                                             "Time one worker spent reconciling one workload key",
-                                             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-    m_watch_restarts = &m_registry
-                            ->counter("gpuorch_watch_restarts_total",
-                                      "Watch streams that ended with an error or 410 Gone and were resumed")
-                            .get();
+    m_watch_metrics = std::make_unique<obs::WatchMetrics>(
+        *m_registry, std::vector<std::string>{"gpuworkloads", "jobs", "pods", "nodes"});
+    m_queue.set_metrics(m_watch_metrics.get());
   }
 
   kube::InformerHandlers workloads;
@@ -111,10 +104,12 @@ WatchController::~WatchController() {
   stop(std::chrono::seconds(0));
 }
 
-void WatchController::start() {
+void WatchController::start(bool workers) {
   if (m_started.exchange(true)) {
     return;
   }
+  m_workers_wanted = workers;
+  note_tick();
   for (auto* informer :
        {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
     m_informer_threads.emplace_back([informer](std::stop_token stop) {
@@ -124,6 +119,42 @@ void WatchController::start() {
     });
   }
   m_ticker = std::jthread([this](std::stop_token stop) { ticker_loop(stop); });
+}
+
+void WatchController::start_workers() {
+  m_workers_wanted = true;
+}
+
+void WatchController::note_tick() {
+  m_last_tick_ns = m_client->clock().monotonic().time_since_epoch().count();
+}
+
+Status WatchController::liveness() const {
+  if (!m_started || m_stopping) {
+    return Status();
+  }
+  using Seconds = std::chrono::duration<double>;
+  const auto now = m_client->clock().monotonic().time_since_epoch().count();
+  const auto limit = Seconds(m_options.stall_timeout).count();
+  const auto since_tick = Seconds(std::chrono::nanoseconds(now - m_last_tick_ns.load())).count();
+  if (since_tick > limit) {
+    return Error(ErrorCode::internal,
+                 fmt::format("the ticker (wake-ups, resync, start-up) has not run for {:.1f}s (limit {:.1f}s)",
+                             since_tick, limit));
+  }
+  if (!m_workers_started) {
+    return Status();  // standing by, or waiting for the caches (/readyz reports that)
+  }
+  // Since the workers started at the earliest: a standby's queue filled while nobody was meant to work.
+  const auto since_start = std::chrono::nanoseconds(now - m_workers_started_ns.load());
+  const auto stalled = Seconds(std::min(m_queue.stalled_for(), since_start)).count();
+  if (stalled > limit) {
+    return Error(ErrorCode::internal,
+                 fmt::format("{} workload key(s) ready but no worker took or finished one for {:.1f}s (limit "
+                             "{:.1f}s; {} being processed)",
+                             m_queue.len(), stalled, limit, m_queue.processing()));
+  }
+  return Status();
 }
 
 bool WatchController::synced() const {
@@ -537,7 +568,7 @@ Status WatchController::process(const std::string& key) {
       }
     }
     m_metrics->pass_finished(elapsed, ok, m_client->clock().now());
-    m_work_duration->get().observe(elapsed.count());
+    m_watch_metrics->observe_work(elapsed);
   }
 
   if (!ok) {
@@ -621,21 +652,33 @@ void WatchController::wake_pending() {
   }
 }
 
+void WatchController::update_watch_gauges() {
+  if (!m_watch_metrics) {
+    return;
+  }
+  m_watch_metrics->set_queue_depth(static_cast<double>(queue_depth()));
+  const std::pair<const char*, const kube::Informer*> informers[] = {{"gpuworkloads", m_workload_informer.get()},
+                                                                     {"jobs", m_job_informer.get()},
+                                                                     {"pods", m_pod_informer.get()},
+                                                                     {"nodes", m_node_informer.get()}};
+  for (const auto& [resource, informer] : informers) {
+    auto& [reconnects, relists] = m_watch_reported[resource];
+    const int now_reconnects = informer->watch_restarts();
+    const int now_relists = std::max(0, informer->list_count() - 1);
+    if (now_reconnects > reconnects) {
+      m_watch_metrics->reconnects().with({resource}).inc(static_cast<double>(now_reconnects - reconnects));
+      reconnects = now_reconnects;
+    }
+    if (now_relists > relists) {
+      m_watch_metrics->relists().with({resource}).inc(static_cast<double>(now_relists - relists));
+      relists = now_relists;
+    }
+    m_watch_metrics->set_informer_synced(resource, informer->has_synced());
+  }
+}
+
 void WatchController::update_gauges() {
-  if (m_queue_depth != nullptr) {
-    m_queue_depth->set(static_cast<double>(queue_depth()));
-  }
-  if (m_watch_restarts != nullptr) {
-    std::int64_t restarts = 0;
-    for (const auto* informer :
-         {m_node_informer.get(), m_pod_informer.get(), m_job_informer.get(), m_workload_informer.get()}) {
-      restarts += informer->watch_restarts() + std::max(0, informer->list_count() - 1);
-    }
-    if (restarts > m_restarts_reported) {
-      m_watch_restarts->inc(static_cast<double>(restarts - m_restarts_reported));
-      m_restarts_reported = restarts;
-    }
-  }
+  update_watch_gauges();
   if (!m_metrics) {
     return;
   }
@@ -663,9 +706,23 @@ void WatchController::update_gauges() {
 
 void WatchController::ticker_loop(std::stop_token stop) {
   auto& clock = m_client->clock();
-  // Workers start once every cache is complete: deciding from a partial view
-  // of the cluster could book GPUs that are in use.
-  while (!stop.stop_requested() && !synced()) {
+  // Workers start once every cache is complete (deciding from a partial view
+  // of the cluster could book GPUs that are in use) and this replica may
+  // write; until then (a warm standby) the caches follow the cluster.
+  auto next_watch_gauges = clock.monotonic();
+  bool told_synced = false;
+  while (!stop.stop_requested() && !(m_workers_wanted && synced())) {
+    note_tick();
+    if (clock.monotonic() >= next_watch_gauges) {
+      next_watch_gauges = clock.monotonic() + std::chrono::seconds(1);
+      update_watch_gauges();
+    }
+    if (!told_synced && synced()) {
+      told_synced = true;
+      spdlog::info("caches synced: {} workloads, {} gpuorch Jobs, {} pods, {} nodes; standing by",
+                   m_workload_informer->size(), m_job_informer->size(), m_pod_informer->size(),
+                   m_node_informer->size());
+    }
     clock.sleep_for(m_options.tick, stop);
   }
   if (stop.stop_requested()) {
@@ -675,6 +732,7 @@ void WatchController::ticker_loop(std::stop_token stop) {
                m_workload_informer->size(), m_job_informer->size(), m_pod_informer->size(), m_node_informer->size(),
                m_options.workers);
   if (!m_stopping) {
+    m_workers_started_ns = clock.monotonic().time_since_epoch().count();
     for (int i = 0; i < m_options.workers; ++i) {
       m_workers.emplace_back([this] { worker_loop(); });
     }
@@ -683,6 +741,7 @@ void WatchController::ticker_loop(std::stop_token stop) {
   auto next_resync = clock.monotonic() + m_options.resync_period;
   auto next_gauges = clock.monotonic();
   while (!stop.stop_requested()) {
+    note_tick();
     wake_pending();
     const auto now = clock.monotonic();
     if (m_options.resync_period.count() > 0 && now >= next_resync) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <gpuorch/obs/watch_metrics.hpp>
+
 namespace gpuorch::control {
 
 WorkQueue::WorkQueue(kube::Clock& clock, WorkQueueOptions options)
@@ -13,8 +15,15 @@ void WorkQueue::add_locked(const std::string& key) {
     return;
   }
   m_dirty.insert(key);
+  if (m_metrics != nullptr) {
+    m_metrics->queue_added();
+    m_added_at.emplace(key, m_clock.monotonic());
+  }
   // A key being processed is queued again only by done(): never two workers on one key.
   if (!m_processing.contains(key)) {
+    if (m_queue.empty()) {
+      m_last_progress = m_clock.monotonic();
+    }
     m_queue.push_back(key);
     m_cv.notify_one();
   }
@@ -93,6 +102,9 @@ std::chrono::nanoseconds WorkQueue::when(const std::string& key) {
 }
 
 void WorkQueue::add_rate_limited(const std::string& key) {
+  if (m_metrics != nullptr) {
+    m_metrics->queue_retried();
+  }
   add_after(key, when(key));
 }
 
@@ -124,6 +136,13 @@ std::optional<std::string> WorkQueue::pop_locked() {
   m_queue.pop_front();
   m_processing.insert(key);
   m_dirty.erase(key);
+  m_last_progress = m_clock.monotonic();
+  if (m_metrics != nullptr) {
+    if (auto it = m_added_at.find(key); it != m_added_at.end()) {
+      m_metrics->observe_queue_wait(m_last_progress - it->second);
+      m_added_at.erase(it);
+    }
+  }
   return key;
 }
 
@@ -155,6 +174,7 @@ std::optional<std::string> WorkQueue::try_get() {
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(m_mutex);
   m_processing.erase(key);
+  m_last_progress = m_clock.monotonic();
   if (m_dirty.contains(key) && !m_shutting_down) {
     m_queue.push_back(key);
     m_cv.notify_one();
@@ -171,6 +191,7 @@ void WorkQueue::shut_down() {
   m_dirty.clear();
   m_waiting.clear();
   m_timers.clear();
+  m_added_at.clear();
   m_cv.notify_all();
 }
 
@@ -205,6 +226,19 @@ std::optional<WorkQueue::TimePoint> WorkQueue::next_due() const {
     return std::nullopt;
   }
   return m_timers.begin()->first;
+}
+
+void WorkQueue::set_metrics(obs::WatchMetrics* metrics) {
+  std::lock_guard lock(m_mutex);
+  m_metrics = metrics;
+}
+
+std::chrono::nanoseconds WorkQueue::stalled_for() const {
+  std::lock_guard lock(m_mutex);
+  if (m_shutting_down || m_queue.empty()) {
+    return std::chrono::nanoseconds::zero();
+  }
+  return std::max(std::chrono::nanoseconds::zero(), m_clock.monotonic() - m_last_progress);
 }
 
 void WorkQueue::poke() {

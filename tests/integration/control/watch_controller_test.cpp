@@ -6,6 +6,7 @@
 #include <gpuorch/kube/client.hpp>
 #include <gpuorch/obs/metrics.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <random>
@@ -162,4 +163,184 @@ TEST_CASE("WatchController resumes after cut watches and 410s and stop is prompt
   CHECK(controller.stop(std::chrono::seconds(10)));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
   CHECK(controller.stopped());
+}
+
+namespace {
+
+// Waits (real time) until `done()` holds; false after `limit`.
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+// The value of one sample line ("name{labels} value") of an exposition, -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) {
+    return -1;
+  }
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("WatchController liveness fails while every worker is stuck and passes once they move again") {
+  chaos::TempDir dir;
+  auto h = start_sandbox(dir, 2, 0);
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  // One worker that blocks in the "still the leader?" checkpoint before its
+  // first write until released: a worker wedged in a request.
+  std::atomic<bool> blocked{true};
+  std::atomic<int> waiting{0};
+  WatchControllerOptions options;
+  options.workers = 1;
+  options.stall_timeout = milliseconds(500);
+  options.executor.checkpoint = [&]() -> Status {
+    ++waiting;
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (blocked && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    --waiting;
+    return Status();
+  };
+  WatchController controller(*client, options);
+  CHECK(controller.liveness().ok());  // not started
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  CHECK(controller.liveness().ok());
+
+  REQUIRE(h->create_workload(workload("stuck", 1, 0)).ok());
+  REQUIRE(eventually([&] { return waiting.load() == 1; }, std::chrono::seconds(20)));
+  // Work arrives for the wedged worker: ready, untouched.
+  REQUIRE(h->create_workload(workload("behind", 1, 0)).ok());
+  REQUIRE(eventually([&] { return !controller.liveness().ok(); }, std::chrono::seconds(20)));
+  const auto why = controller.liveness();
+  REQUIRE_FALSE(why.ok());
+  INFO(why.error().message());
+  CHECK(why.error().message().find("ready but no worker took or finished one for") != std::string::npos);
+  CHECK(why.error().message().find("limit 0.5s; 1 being processed") != std::string::npos);
+
+  blocked = false;
+  CHECK(eventually([&] { return controller.liveness().ok(); }, std::chrono::seconds(20)));
+  CHECK(eventually([&] { return all_terminal(*h, 2); }, std::chrono::seconds(30)));
+  CHECK(controller.liveness().ok());
+  CHECK(controller.stop(std::chrono::seconds(10)));
+  CHECK(controller.liveness().ok());  // stopping is not a failure
+}
+
+TEST_CASE("WatchController as a warm standby fills its caches and writes nothing until its workers start") {
+  chaos::TempDir dir;
+  auto h = start_sandbox(dir, 2, 0);
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(h->create_workload(workload(fmt::format("early-{}", i), 2, 0)).ok());
+  }
+  WatchControllerOptions options;
+  options.workers = 2;
+  options.stall_timeout = milliseconds(300);
+  obs::Registry registry;
+  WatchController controller(*client, options, &registry);
+  controller.start(false);
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(h->create_workload(workload(fmt::format("late-{}", i), 2, 0)).ok());
+  }
+  // Long past the stall timeout with keys queued: a standby is alive, and idle.
+  std::this_thread::sleep_for(milliseconds(1200));
+  CHECK(controller.liveness().ok());
+  CHECK_FALSE(controller.workers_started());
+  CHECK(controller.stats().reconciles == 0);
+  CHECK(controller.queue_depth() == 6);
+  CHECK(h->jobs().empty());
+  for (const auto& w : h->workloads()) {
+    CHECK_FALSE(w["metadata"].contains("finalizers"));  // not even the finalizer went out
+  }
+  const auto text = registry.expose();
+  for (const auto* resource : {"gpuworkloads", "jobs", "pods", "nodes"}) {
+    CHECK(sample(text, fmt::format("gpuorch_informer_synced{{resource=\"{}\"}}", resource)) == 1);
+  }
+
+  // Leading now: every workload seen while standing by is reconciled, from the warm caches.
+  const auto lists_before = h->sandbox().faults().requests();
+  controller.start_workers();
+  CHECK(eventually([&] { return all_terminal(*h, 6); }, std::chrono::seconds(60)));
+  CHECK(controller.workers_started());
+  const auto lists_after = h->sandbox().faults().requests();
+  for (const auto* list : {"list gpuworkloads", "list jobs", "list pods", "list nodes"}) {
+    const auto count = [&](const auto& m) { return m.contains(list) ? m.at(list) : 0; };
+    CHECK_MESSAGE(count(lists_after) == count(lists_before), list);  // no re-list on taking over
+  }
+  CHECK(controller.stop(std::chrono::seconds(10)));
+}
+
+TEST_CASE("WatchController's queue and watch metrics move during a run") {
+  chaos::TempDir dir;
+  auto h = start_sandbox(dir, 2, 0);
+  sandbox::FaultConfig faults;
+  faults.watch_cut_after = milliseconds(300);
+  faults.watch_gone_rate = 0.5;
+  h->sandbox().faults().set(faults);
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  WatchControllerOptions options;
+  options.workers = 2;
+  options.informer.backoff_base = milliseconds(20);
+  // The first two write batches fail: their keys go back with backoff (retries).
+  std::atomic<int> refusals{2};
+  options.executor.checkpoint = [&]() -> Status {
+    if (refusals.fetch_sub(1) > 0) {
+      return Error(ErrorCode::conflict, "refused by the test");
+    }
+    return Status();
+  };
+  obs::Registry registry;
+  WatchController controller(*client, options, &registry);
+  const auto before = registry.expose();
+  CHECK(sample(before, "gpuorch_workqueue_adds_total") == 0);
+  CHECK(sample(before, "gpuorch_informer_synced{resource=\"nodes\"}") == 0);
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(h->create_workload(workload(fmt::format("m-{}", i), 2, 0)).ok());
+    std::this_thread::sleep_for(milliseconds(150));
+  }
+  CHECK(eventually([&] { return all_terminal(*h, 6); }, std::chrono::seconds(60)));
+  // Gauges and watch counters are refreshed by the ticker once a second.
+  std::this_thread::sleep_for(milliseconds(1200));
+  const auto text = registry.expose();
+  INFO(text);
+  CHECK(sample(text, "gpuorch_workqueue_adds_total") >= 6);
+  CHECK(sample(text, "gpuorch_workqueue_retries_total") >= 2);
+  CHECK(sample(text, "gpuorch_workqueue_queue_duration_seconds_count") >= 6);
+  CHECK(sample(text, "gpuorch_workqueue_work_duration_seconds_count") >= 6);
+  CHECK(sample(text, "gpuorch_workqueue_depth") >= 0);
+  double reconnects = 0;
+  double relists = 0;
+  for (const auto* resource : {"gpuworkloads", "jobs", "pods", "nodes"}) {
+    CHECK(sample(text, fmt::format("gpuorch_informer_synced{{resource=\"{}\"}}", resource)) == 1);
+    reconnects += sample(text, fmt::format("gpuorch_watch_reconnects_total{{resource=\"{}\"}}", resource));
+    relists += sample(text, fmt::format("gpuorch_watch_relists_total{{resource=\"{}\"}}", resource));
+  }
+  CHECK(reconnects > 0);
+  CHECK(relists > 0);
+  const auto stats = controller.stats();
+  CHECK(reconnects + relists <= static_cast<double>(stats.watch_restarts + stats.relists));
+  CHECK(text.find("gpuorch_watch_restarts_total") == std::string::npos);  // one set of names
+  CHECK(controller.stop(std::chrono::seconds(10)));
 }

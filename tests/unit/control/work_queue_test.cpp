@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <gpuorch/control/work_queue.hpp>
+#include <gpuorch/obs/metrics.hpp>
+#include <gpuorch/obs/watch_metrics.hpp>
 
 namespace gpuorch::control {
 namespace {
@@ -227,6 +229,60 @@ TEST_CASE("WorkQueue concurrent workers never process one key twice at once") {
   }
   CHECK(overlaps == 0);
   CHECK(processed >= 5);
+}
+
+TEST_CASE("WorkQueue reports adds, retries and each key's wait to the watch metrics") {
+  StepClock clock;
+  obs::Registry registry;
+  obs::WatchMetrics metrics(registry);
+  WorkQueue q(clock);
+  q.set_metrics(&metrics);
+  q.add("ml/a");
+  q.add("ml/a");  // de-duplicated: not counted
+  q.add("ml/b");
+  clock.advance(20ms);
+  auto a = q.try_get();
+  REQUIRE(a);
+  q.add_rate_limited(*a);  // failed: back with backoff
+  q.done(*a);
+  const auto text = registry.expose();
+  CHECK(text.find("gpuorch_workqueue_adds_total 2\n") != std::string::npos);
+  CHECK(text.find("gpuorch_workqueue_retries_total 1\n") != std::string::npos);
+  // ml/a waited 20 ms: in the 0.025 bucket, not the 0.01 one.
+  CHECK(text.find("gpuorch_workqueue_queue_duration_seconds_bucket{le=\"0.01\"} 0\n") != std::string::npos);
+  CHECK(text.find("gpuorch_workqueue_queue_duration_seconds_bucket{le=\"0.025\"} 1\n") != std::string::npos);
+  CHECK(text.find("gpuorch_workqueue_queue_duration_seconds_count 1\n") != std::string::npos);
+  clock.advance(1s);
+  drain(q);
+  const auto after = registry.expose();
+  CHECK(after.find("gpuorch_workqueue_adds_total 3\n") != std::string::npos);  // the retry's add once due
+  CHECK(after.find("gpuorch_workqueue_queue_duration_seconds_count 3\n") != std::string::npos);
+}
+
+TEST_CASE("WorkQueue stalled_for grows only while ready keys wait with no get or done") {
+  StepClock clock;
+  WorkQueue q(clock);
+  CHECK(q.stalled_for() == 0ns);
+  clock.advance(10s);
+  q.add("ml/a");  // the queue just went non-empty: no stall yet, however old the last get
+  CHECK(q.stalled_for() == 0ns);
+  clock.advance(3s);
+  CHECK(q.stalled_for() == 3s);
+  auto a = q.try_get();
+  REQUIRE(a);
+  CHECK(q.stalled_for() == 0ns);  // nothing ready
+  q.add("ml/b");
+  clock.advance(2s);
+  CHECK(q.stalled_for() == 2s);  // ml/a is held, ml/b waits
+  q.done(*a);
+  CHECK(q.stalled_for() == 0ns);  // a finish is progress
+  clock.advance(1s);
+  CHECK(q.stalled_for() == 1s);
+  q.add_after("ml/c", 5s);  // delayed keys are not ready: no stall of their own
+  drain(q);
+  CHECK(q.stalled_for() == 0ns);
+  q.shut_down();
+  CHECK(q.stalled_for() == 0ns);
 }
 
 }  // namespace

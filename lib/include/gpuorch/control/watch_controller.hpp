@@ -23,6 +23,7 @@
 #include <gpuorch/kube/informer.hpp>
 #include <gpuorch/obs/metrics.hpp>
 #include <gpuorch/obs/reconcile_metrics.hpp>
+#include <gpuorch/obs/watch_metrics.hpp>
 
 namespace gpuorch::control {
 
@@ -52,6 +53,11 @@ struct WatchControllerOptions {
   std::chrono::milliseconds reservation_ttl{std::chrono::minutes(2)};
   /// How often queued wake-ups (capacity freed) and gauges are processed.
   std::chrono::milliseconds tick{std::chrono::milliseconds(50)};
+  /// liveness() fails when keys have been ready this long with no worker
+  /// taking or finishing one, or when the ticker has not run for this long
+  /// (longer than any one reconcile may take: its requests are bounded by
+  /// the client's timeouts and retries).
+  std::chrono::milliseconds stall_timeout{std::chrono::minutes(2)};
 };
 
 /// Counters of what the loop did (for logs, tests and the chaos driver).
@@ -98,8 +104,20 @@ class WatchController {
   WatchController(const WatchController&) = delete;
   WatchController& operator=(const WatchController&) = delete;
 
-  /// Starts the informers and (once synced) the workers. Call once.
-  void start();
+  /// Starts the informers and, with `workers`, the workers once every cache
+  /// has synced. Without: the caches fill and follow the cluster (a warm
+  /// standby) and no write goes out until start_workers(). Call once.
+  void start(bool workers = true);
+  /// Lets the workers start (at once when synced, else once synced): this
+  /// replica became the leader. Every workload seen so far is queued.
+  void start_workers();
+  /// Whether the workers have been started.
+  [[nodiscard]] bool workers_started() const { return m_workers_started.load(); }
+  /// The liveness check (/healthz): fails with the reason when the ticker
+  /// stopped ticking or when workers have left ready keys untouched for
+  /// WatchControllerOptions::stall_timeout (every worker stuck). Passes while
+  /// standing by and once stopping.
+  [[nodiscard]] Status liveness() const;
   /// Every informer has listed once (what /readyz reports).
   [[nodiscard]] bool synced() const;
   /// Waits for synced() up to `timeout` (real time).
@@ -140,14 +158,14 @@ class WatchController {
   void release_reservation_locked(const std::string& job_key);
   void requeue_after_plan(const std::string& key, const Plan& plan);
   void update_gauges();
+  void update_watch_gauges();
+  void note_tick();
 
   std::shared_ptr<kube::Client> m_client;
   WatchControllerOptions m_options;
   obs::Registry* m_registry;
   std::unique_ptr<obs::ReconcileMetrics> m_metrics;
-  obs::Gauge* m_queue_depth = nullptr;
-  obs::HistogramFamily* m_work_duration = nullptr;
-  obs::Counter* m_watch_restarts = nullptr;
+  std::unique_ptr<obs::WatchMetrics> m_watch_metrics;
 
   WorkQueue m_queue;
   std::unique_ptr<kube::Informer> m_workload_informer;
@@ -160,6 +178,10 @@ class WatchController {
   std::atomic<bool> m_started{false};
   std::atomic<bool> m_stopping{false};
   std::atomic<bool> m_workers_started{false};
+  std::atomic<bool> m_workers_wanted{true};
+  // Monotonic nanoseconds (the client's clock) of the last tick and of the workers' start.
+  std::atomic<std::int64_t> m_last_tick_ns{0};
+  std::atomic<std::int64_t> m_workers_started_ns{0};
   std::atomic<std::uint64_t> m_pass{0};
 
   // Typed views of the caches and the cluster state built from them.
@@ -182,7 +204,8 @@ class WatchController {
 
   mutable std::mutex m_stats_mutex;
   WatchStats m_stats;
-  std::int64_t m_restarts_reported = 0;
+  // Per informer (ticker thread only): the counts already added to the metrics.
+  std::map<std::string, std::pair<int, int>> m_watch_reported;  // resource -> (reconnects, relists)
 };
 
 }  // namespace gpuorch::control

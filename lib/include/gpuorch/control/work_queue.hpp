@@ -14,6 +14,10 @@
 
 #include <gpuorch/kube/system.hpp>
 
+namespace gpuorch::obs {
+class WatchMetrics;
+}
+
 namespace gpuorch::control {
 
 /// client-go's default controller rate limiter: the larger of a per-item
@@ -81,6 +85,16 @@ class WorkQueue {
   /// Wakes blocked get() calls so they re-check the clock (tests with a fake clock).
   void poke();
 
+  /// Reports adds, rate-limited retries and each key's wait (from its add to
+  /// the get() that hands it out) to `metrics` (nullptr: none), as client-go's
+  /// workqueue metrics provider does. Set it before the queue is used.
+  void set_metrics(obs::WatchMetrics* metrics);
+  /// How long keys have been ready with none handed out or finished: zero
+  /// when nothing is ready, else the time since the last get() or done() or
+  /// since the queue last went from empty to non-empty, whichever is latest.
+  /// A value that keeps growing means every worker is stuck (liveness).
+  [[nodiscard]] std::chrono::nanoseconds stalled_for() const;
+
  private:
   void add_locked(const std::string& key);
   void promote_due_locked(TimePoint now);
@@ -103,6 +117,10 @@ class WorkQueue {
   TimePoint m_bucket_last{};
   bool m_bucket_started = false;
   bool m_shutting_down = false;
+  obs::WatchMetrics* m_metrics = nullptr;
+  /// When each ready key was added (its queue wait), only with metrics.
+  std::unordered_map<std::string, TimePoint> m_added_at;
+  TimePoint m_last_progress{};
 };
 
 }  // namespace gpuorch::control
