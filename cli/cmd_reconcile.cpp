@@ -226,6 +226,8 @@ class ControllerLoop final : public WatchLoop {
  public:
   explicit ControllerLoop(control::WatchController& controller) : m_controller(controller) {}
   [[nodiscard]] bool synced() const override { return m_controller.synced(); }
+  void lead() override { m_controller.start_workers(); }
+  [[nodiscard]] Status liveness() const override { return m_controller.liveness(); }
   bool stop() override { return m_controller.stop(std::chrono::seconds(25)); }
 
  private:
@@ -236,7 +238,8 @@ class ControllerLoop final : public WatchLoop {
 // and releasing the Lease) or until the Lease is lost (exit 1). With
 // --leader-elect (the default) the loop runs only while this process holds
 // the Lease -- the one the one-shot passes take, so a pass and a loop never
-// place at once -- and a standby serves its endpoints meanwhile.
+// place at once -- and a standby keeps its caches warm and serves its
+// endpoints meanwhile.
 int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<kube::Client>& client,
               sched::QueueingPolicy queueing, std::chrono::milliseconds resync, const WatchOpsConfig& ops) {
   control::WatchControllerOptions wo;
@@ -256,7 +259,7 @@ int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<
     // Leadership lost: no further write goes out.
     wo.executor.checkpoint = std::move(checkpoint);
     controller = std::make_unique<control::WatchController>(client, wo, &registry);
-    controller->start();
+    controller->start(/*workers=*/false);  // the caches now, the workers once leading
     return std::unique_ptr<WatchLoop>(std::make_unique<ControllerLoop>(*controller));
   };
   const int code = run_watch_ops(ctx, ops, client, registry, run);

@@ -19,17 +19,47 @@ namespace gpuorch::cli {
 
 namespace {
 
-Result<std::chrono::seconds> whole_seconds(std::string_view flag, const std::string& text) {
+/// The leader-election timing flags, one row each: what binds, parses and
+/// checks them (client-go's flag names without its `--leader-elect-` prefix
+/// repeated in code).
+struct LeaseTimingFlag {
+  const char* name;
+  std::string WatchOpsOptions::*text;
+  const char* help;
+};
+constexpr LeaseTimingFlag k_lease_duration_flag{
+    "--leader-elect-lease-duration", &WatchOpsOptions::lease_duration,
+    "With --watch: how long standbys wait after the leader's last renewal before taking over (whole seconds)"};
+constexpr LeaseTimingFlag k_renew_deadline_flag{
+    "--leader-elect-renew-deadline", &WatchOpsOptions::renew_deadline,
+    "With --watch: the leader stops leading when it could not renew the Lease for this long"};
+constexpr LeaseTimingFlag k_retry_period_flag{
+    "--leader-elect-retry-period", &WatchOpsOptions::retry_period,
+    "With --watch: how often the leader renews and standbys try to take the Lease"};
+
+/// A positive duration (`10s`, `500ms`); the lease duration also in whole
+/// seconds, as the Lease records leaseDurationSeconds.
+Result<std::chrono::milliseconds> lease_timing(const LeaseTimingFlag& flag, const WatchOpsOptions& o,
+                                               bool whole_seconds) {
+  const std::string& text = o.*flag.text;
   auto parsed = sandbox::parse_duration(text);
   if (!parsed.ok()) {
-    return Error(ErrorCode::usage, fmt::format("{}: {}", flag, parsed.error().message()));
+    return Error(ErrorCode::usage, fmt::format("{}: {}", flag.name, parsed.error().message()));
   }
-  if (parsed->count() <= 0 || parsed->count() % 1000 != 0) {
-    return Error(
-        ErrorCode::usage,
-        fmt::format("{}: must be a positive whole number of seconds (a Lease counts in seconds), got {}", flag, text));
+  if (parsed->count() <= 0) {
+    return Error(ErrorCode::usage, fmt::format("{}: must be positive, got {}", flag.name, text));
   }
-  return std::chrono::duration_cast<std::chrono::seconds>(*parsed);
+  if (whole_seconds && parsed->count() % 1000 != 0) {
+    return Error(ErrorCode::usage,
+                 fmt::format("{}: must be a whole number of seconds (the Lease records leaseDurationSeconds), got {}",
+                             flag.name, text));
+  }
+  return *parsed;
+}
+
+// "10s", or "500ms" when not whole seconds (the flags' own units).
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? fmt::format("{}s", d.count() / 1000) : fmt::format("{}ms", d.count());
 }
 
 Result<std::optional<obs::ListenAddress>> address(std::string_view flag, const std::string& text) {
@@ -47,20 +77,10 @@ std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& o)
   added.push_back(cmd.add_flag("--leader-elect", o.leader_elect,
                                "With --watch: reconcile only while holding the Lease, standing by otherwise "
                                "(default on; --leader-elect=false: no Lease)"));
-  added.push_back(
-      cmd.add_option("--leader-elect-lease-duration", o.lease_duration,
-                     "With --watch: how long standbys wait after the leader's last renewal before taking over")
-          ->type_name("DURATION")
-          ->capture_default_str());
-  added.push_back(
-      cmd.add_option("--leader-elect-renew-deadline", o.renew_deadline,
-                     "With --watch: the leader stops leading when it could not renew the Lease for this long")
-          ->type_name("DURATION")
-          ->capture_default_str());
-  added.push_back(cmd.add_option("--leader-elect-retry-period", o.retry_period,
-                                 "With --watch: how often the leader renews and standbys try to take the Lease")
-                      ->type_name("DURATION")
-                      ->capture_default_str());
+  for (const auto* flag : {&k_lease_duration_flag, &k_renew_deadline_flag, &k_retry_period_flag}) {
+    added.push_back(
+        cmd.add_option(flag->name, o.*flag->text, flag->help)->type_name("DURATION")->capture_default_str());
+  }
   added.push_back(
       cmd.add_option("--metrics-addr", o.metrics_addr,
                      "With --watch: serve /metrics on this address (:8080, 127.0.0.1:8080, :0 = a free port, 0 = off)")
@@ -76,20 +96,23 @@ std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& o)
 Result<WatchOpsConfig> parse_watch_ops(const WatchOpsOptions& o) {
   WatchOpsConfig config;
   config.leader_elect = o.leader_elect;
-  GPUORCH_ASSIGN_OR_RETURN(config.lease_duration, whole_seconds("--leader-elect-lease-duration", o.lease_duration));
-  GPUORCH_ASSIGN_OR_RETURN(config.renew_deadline, whole_seconds("--leader-elect-renew-deadline", o.renew_deadline));
-  GPUORCH_ASSIGN_OR_RETURN(config.retry_period, whole_seconds("--leader-elect-retry-period", o.retry_period));
+  GPUORCH_ASSIGN_OR_RETURN(const auto lease_duration, lease_timing(k_lease_duration_flag, o, true));
+  config.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(lease_duration);
+  GPUORCH_ASSIGN_OR_RETURN(config.renew_deadline, lease_timing(k_renew_deadline_flag, o, false));
+  GPUORCH_ASSIGN_OR_RETURN(config.retry_period, lease_timing(k_retry_period_flag, o, false));
   // client-go's checks: a leader must give up before a standby may take over,
   // and must get more than one renewal attempt (with jitter) per deadline.
-  if (config.lease_duration <= config.renew_deadline) {
-    return Error(ErrorCode::usage, fmt::format("--leader-elect-lease-duration ({}s) must be greater than "
-                                               "--leader-elect-renew-deadline ({}s)",
-                                               config.lease_duration.count(), config.renew_deadline.count()));
+  const auto must_exceed = [](const LeaseTimingFlag& a, std::chrono::milliseconds av, const char* factor,
+                              const LeaseTimingFlag& b, std::chrono::milliseconds bv) {
+    return Error(ErrorCode::usage, fmt::format("{} ({}) must be greater than {}{} ({})", a.name, duration_text(av),
+                                               factor, b.name, duration_text(bv)));
+  };
+  if (lease_duration <= config.renew_deadline) {
+    return must_exceed(k_lease_duration_flag, lease_duration, "", k_renew_deadline_flag, config.renew_deadline);
   }
   if (static_cast<double>(config.renew_deadline.count()) <= 1.2 * static_cast<double>(config.retry_period.count())) {
-    return Error(ErrorCode::usage, fmt::format("--leader-elect-renew-deadline ({}s) must be greater than 1.2 x "
-                                               "--leader-elect-retry-period ({}s)",
-                                               config.renew_deadline.count(), config.retry_period.count()));
+    return must_exceed(k_renew_deadline_flag, config.renew_deadline, "1.2 x ", k_retry_period_flag,
+                       config.retry_period);
   }
   GPUORCH_ASSIGN_OR_RETURN(config.metrics_address, address("--metrics-addr", o.metrics_addr));
   GPUORCH_ASSIGN_OR_RETURN(config.health_address, address("--health-addr", o.health_addr));
@@ -131,16 +154,19 @@ int run_watch_ops(Context& ctx, const WatchOpsConfig& config, const std::shared_
                  run.lease_namespace, run.lease_name);
   }
 
-  // The loop, once started, for the readiness check.
+  // The loop, once created, for the health and readiness checks.
   std::mutex loop_mutex;
-  WatchLoop* loop = nullptr;
-  std::atomic<bool> leading{!config.leader_elect};
+  std::unique_ptr<WatchLoop> loop;
+  std::atomic<bool> leading{false};
 
   obs::ObservabilityServers::Config endpoints;
   endpoints.metrics_address = config.metrics_address;
   endpoints.health_address = config.health_address;
   endpoints.registry = &registry;
-  endpoints.healthz = {{"ping", [] { return Status(); }}};
+  endpoints.healthz = {{"ping", [] { return Status(); }}, {"watch-loop", [&]() -> Status {
+                                                             std::lock_guard guard(loop_mutex);
+                                                             return loop ? loop->liveness() : Status();
+                                                           }}};
   endpoints.readyz.push_back({"shutdown", [&ctx]() -> Status {
                                 if (ctx.cancel.cancelled()) {
                                   return Error(ErrorCode::cancelled, "shutting down");
@@ -164,7 +190,7 @@ int run_watch_ops(Context& ctx, const WatchOpsConfig& config, const std::shared_
   }
   endpoints.readyz.push_back({"informers", [&]() -> Status {
                                 if (!leading) {
-                                  return Status();  // a standby keeps no caches
+                                  return Status();  // a standby is ready while it stands by (its caches warm up)
                                 }
                                 std::lock_guard guard(loop_mutex);
                                 if (loop == nullptr || !loop->synced()) {
@@ -188,35 +214,52 @@ int run_watch_ops(Context& ctx, const WatchOpsConfig& config, const std::shared_
     }
   });
 
-  Status start_status;
+  // The token of the current term of leadership: it stops on SIGTERM too;
+  // only a stop without a signal means the Lease was lost, and then no
+  // further write may go out. Without a term (standing by) nothing is written.
+  std::mutex term_mutex;
+  std::optional<std::stop_token> term;
+  auto checkpoint = [&]() -> Status {
+    std::lock_guard guard(term_mutex);
+    if (!term) {
+      return Error(ErrorCode::conflict, "not the leader");
+    }
+    if (term->stop_requested() && !ctx.cancel.cancelled()) {
+      return Error(ErrorCode::conflict, "lost the Lease to another reconciler");
+    }
+    return Status();
+  };
+  // Every replica runs the caches; only the leader's workers write.
+  auto started = run.start_loop(checkpoint);
+  if (!started.ok()) {
+    bridge.request_stop();
+    bridge.join();
+    (*servers)->stop();
+    print_error(ctx.io.err, started.error());
+    return exit_code_for(started.error());
+  }
+  WatchLoop* const the_loop = started->get();
+  {
+    std::lock_guard guard(loop_mutex);
+    loop = std::move(*started);
+  }
+
   bool drained = true;
   const auto lead = [&](std::stop_token token) {
-    leading = true;
-    // The token stops on SIGTERM too; only a stop without a signal means the
-    // Lease was lost, and then no further write may go out.
-    auto checkpoint = [&ctx, token]() -> Status {
-      if (token.stop_requested() && !ctx.cancel.cancelled()) {
-        return Error(ErrorCode::conflict, "lost the Lease to another reconciler");
-      }
-      return Status();
-    };
-    auto started = run.start_loop(checkpoint);
-    if (!started.ok()) {
-      start_status = std::move(started).error();
-      return;
-    }
     {
-      std::lock_guard guard(loop_mutex);
-      loop = started->get();
+      std::lock_guard guard(term_mutex);
+      term = token;
     }
+    leading = true;
+    the_loop->lead();
     while (!token.stop_requested()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     spdlog::info("{}: finishing the workloads being reconciled",
                  ctx.cancel.cancelled() ? "stopping" : "leadership lost");
-    drained = (*started)->stop();
-    std::lock_guard guard(loop_mutex);
-    loop = nullptr;
+    // The workers stop taking keys at once; the ones in flight see the
+    // checkpoint fail before their next write.
+    drained = the_loop->stop();
   };
 
   Status status;
@@ -226,12 +269,16 @@ int run_watch_ops(Context& ctx, const WatchOpsConfig& config, const std::shared_
     lead(stop.get_token());
   }
   leading = false;
+  // A standby that never led (or a leader already stopped): stop the caches.
+  if (!the_loop->stop()) {
+    drained = false;
+  }
   bridge.request_stop();
   bridge.join();
   (*servers)->stop();
-  if (!start_status.ok()) {
-    print_error(ctx.io.err, start_status.error());
-    return exit_code_for(start_status.error());
+  {
+    std::lock_guard guard(loop_mutex);
+    loop.reset();
   }
   if (!status.ok()) {
     print_error(ctx.io.err, status.error());

@@ -36,26 +36,33 @@ struct WatchOpsOptions {
 /// and --health-addr; returns them (they apply only with --watch).
 std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& options);
 
-/// The flags checked: durations in whole seconds, lease duration > renew
-/// deadline > 1.2 x retry period > 0 (client-go's rules), addresses parsed.
+/// The flags checked: positive durations, the lease duration in whole
+/// seconds, lease duration > renew deadline > 1.2 x retry period (client-go's
+/// rules), addresses parsed.
 struct WatchOpsConfig {
   bool leader_elect = true;
   std::chrono::seconds lease_duration{15};
-  std::chrono::seconds renew_deadline{10};
-  std::chrono::seconds retry_period{2};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
   std::optional<obs::ListenAddress> metrics_address;
   std::optional<obs::ListenAddress> health_address;
 };
 [[nodiscard]] Result<WatchOpsConfig> parse_watch_ops(const WatchOpsOptions& options);
 
-/// What the watch loop gives the runner: started once this process leads (at
-/// once without leader election), asked whether its caches have synced, and
-/// stopped (draining in-flight work) when the process shuts down or loses
-/// leadership.
+/// What the watch loop gives the runner: created with its caches running on
+/// every replica (a warm standby takes over without a re-list), told to lead
+/// (start its workers: writes) once this process holds the Lease (at once
+/// without leader election), asked whether its caches have synced and
+/// whether it is alive, and stopped (draining in-flight work) when the
+/// process shuts down or loses leadership.
 class WatchLoop {
  public:
   virtual ~WatchLoop() = default;
   [[nodiscard]] virtual bool synced() const = 0;
+  /// Starts the workers.
+  virtual void lead() = 0;
+  /// The liveness check (/healthz): an error naming why the loop is wedged.
+  [[nodiscard]] virtual Status liveness() const = 0;
   /// Stops taking work and waits for in-flight work; false when it did not drain.
   virtual bool stop() = 0;
 };
@@ -63,8 +70,9 @@ class WatchLoop {
 struct WatchOpsRun {
   std::string lease_namespace;
   std::string lease_name;
-  /// Starts the loop when this process starts leading. `checkpoint` fails
-  /// once leadership is lost (not on shutdown, where in-flight work should
+  /// Creates the loop and starts its caches, before the campaign for the
+  /// Lease. `checkpoint` fails unless this process leads (and at once when
+  /// leadership is lost; not on shutdown, where in-flight work should
   /// finish): the loop checks it before each write batch.
   std::function<Result<std::unique_ptr<WatchLoop>>(std::function<Status()> checkpoint)> start_loop;
 };

@@ -15,6 +15,11 @@ using nlohmann::json;
 
 namespace {
 
+// "10s", or "500ms" for a duration that is not whole seconds.
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
 std::optional<std::chrono::system_clock::time_point> time_field(const json& spec, const char* key) {
   const auto it = spec.find(key);
   if (it == spec.end() || !it->is_string()) {
@@ -135,9 +140,8 @@ Result<std::shared_ptr<LeaseLock>> LeaseLock::create(std::shared_ptr<Client> cli
       config.lease_duration <= config.renew_deadline) {
     return Error(ErrorCode::usage,
                  "lease timing must satisfy leaseDuration > renewDeadline > 1.2 * retryPeriod > 0 (got " +
-                     std::to_string(config.lease_duration.count()) + "s, " +
-                     std::to_string(config.renew_deadline.count()) + "s, " +
-                     std::to_string(config.retry_period.count()) + "s)");
+                     std::to_string(config.lease_duration.count()) + "s, " + duration_text(config.renew_deadline) +
+                     ", " + duration_text(config.retry_period) + ")");
   }
   return std::shared_ptr<LeaseLock>(new LeaseLock(std::move(client), std::move(config), std::move(clock)));
 }
@@ -353,7 +357,7 @@ void LeaseRenewer::run(const std::stop_token& stop) {
     spdlog::warn("renewing lease {}/{}: {}", config.lease_namespace, config.name, failure);
     if (now - last_renewed >= config.renew_deadline) {
       why = "lease " + config.lease_namespace + "/" + config.name + " not renewed within " +
-            std::to_string(config.renew_deadline.count()) + "s: " + failure;
+            duration_text(config.renew_deadline) + ": " + failure;
       break;
     }
   }

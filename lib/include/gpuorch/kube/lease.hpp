@@ -60,10 +60,11 @@ struct LeaseLockConfig {
   std::string name;
   /// This candidate's identity (client-go uses the host name plus a unique suffix).
   std::string identity;
-  /// client-go's defaults.
+  /// client-go's defaults. The lease duration is whole seconds (the Lease
+  /// records leaseDurationSeconds); the others may be shorter than a second.
   std::chrono::seconds lease_duration{15};
-  std::chrono::seconds renew_deadline{10};
-  std::chrono::seconds retry_period{2};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
   /// See lease_still_held().
   bool trust_record_times = false;
 };
