@@ -12,6 +12,10 @@
 //                                     forced 410s while workloads arrive over
 //                                     time; the leader SIGKILLed several times
 //                                     (a standby takes over), then SIGTERM
+//   chaos_driver watch-lease GPUORCH -- the same, shorter, with short lease
+//                                     flags (3s/2s/500ms) and no help: a
+//                                     standby takes over only through the
+//                                     Lease's real expiry
 //   chaos_driver selftest          -- the watcher catches violations it is
 //                                     shown on purpose (so a clean run means
 //                                     something)
@@ -19,8 +23,9 @@
 // Sizes and the seed come from flags or the environment: GPUORCH_CHAOS_SEED,
 // GPUORCH_CHAOS_FULL=1 (the long run), GPUORCH_CHAOS_WORKLOADS,
 // GPUORCH_CHAOS_KILLS, GPUORCH_CHAOS_ROUNDS, GPUORCH_CHAOS_WATCH_WORKLOADS,
-// GPUORCH_CHAOS_WATCH_KILLS, GPUORCH_CHAOS_WATCH_REPLICAS, GPUORCH_CHAOS_KEEP=1 (keep the
-// temporary directory with the pass logs).
+// GPUORCH_CHAOS_WATCH_KILLS, GPUORCH_CHAOS_WATCH_REPLICAS, GPUORCH_CHAOS_LEASE_WORKLOADS,
+// GPUORCH_CHAOS_LEASE_KILLS, GPUORCH_CHAOS_KEEP=1 (keep the temporary directory
+// with the pass logs).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -71,6 +76,8 @@ struct Options {
   int watch_workloads = 1000;
   int watch_kills = 5;
   int watch_replicas = 2;
+  int lease_workloads = 300;
+  int lease_kills = 3;
   bool keep = false;
   std::vector<std::string> reconcile_args = {"-A"};
 };
@@ -85,6 +92,8 @@ Options parse_options(int argc, char** argv) {
   o.watch_workloads = std::stoi(env_or("GPUORCH_CHAOS_WATCH_WORKLOADS", full ? "5000" : "1000"));
   o.watch_kills = std::stoi(env_or("GPUORCH_CHAOS_WATCH_KILLS", full ? "30" : "5"));
   o.watch_replicas = std::stoi(env_or("GPUORCH_CHAOS_WATCH_REPLICAS", "2"));
+  o.lease_workloads = std::stoi(env_or("GPUORCH_CHAOS_LEASE_WORKLOADS", full ? "1000" : "300"));
+  o.lease_kills = std::stoi(env_or("GPUORCH_CHAOS_LEASE_KILLS", full ? "10" : "3"));
   o.seed = std::stoull(env_or("GPUORCH_CHAOS_SEED", std::to_string(o.seed)));
   o.keep = env_or("GPUORCH_CHAOS_KEEP", "0") == "1";
   // Extra flags for every `gpuorch reconcile` pass, split at spaces.
@@ -94,7 +103,7 @@ Options parse_options(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    throw std::runtime_error("usage: chaos_driver chaos|overlap|watch|selftest [GPUORCH_BINARY]");
+    throw std::runtime_error("usage: chaos_driver chaos|overlap|watch|watch-lease|selftest [GPUORCH_BINARY]");
   }
   o.mode = args[0];
   if (args.size() > 1) {
@@ -617,13 +626,23 @@ int run_overlap(const Options& o) {
 /// deleted; API faults, cut watch streams and 410s on re-watch all along. At
 /// the end a SIGTERM must stop every replica with exit 0, and every invariant
 /// of the one-shot chaos test must hold.
-int run_watch_chaos(const Options& o) {
+///
+/// With `real_lease` (the watch-lease mode) nothing marks the Lease expired:
+/// the replicas run with short lease flags and a standby takes over only once
+/// the dead leader's Lease has really run out -- the path a production
+/// takeover follows, timing included.
+int run_watch_chaos(const Options& o, bool real_lease) {
   TempDir dir;
   if (o.keep) {
     dir.keep();
   }
-  fmt::print("watch: seed {} (GPUORCH_CHAOS_SEED), {} workloads, {} kills, dir {}\n", o.seed, o.watch_workloads,
-             o.watch_kills, dir.path().string());
+  const int workload_count = real_lease ? o.lease_workloads : o.watch_workloads;
+  const int kill_count = real_lease ? o.lease_kills : o.watch_kills;
+  // The lease flags of the real-lease run: lease 3 s, renew deadline 2 s, retry 500 ms.
+  constexpr auto k_lease = std::chrono::seconds(3);
+  constexpr auto k_renew_deadline = std::chrono::seconds(2);
+  fmt::print("{}: seed {} (GPUORCH_CHAOS_SEED), {} workloads, {} kills, dir {}\n", real_lease ? "watch-lease" : "watch",
+             o.seed, workload_count, kill_count, dir.path().string());
   std::fflush(stdout);
   const std::vector<std::string> namespaces = {"team-a", "team-b", "team-c"};
   auto harness = start_harness(chaos_sandbox(o.seed, 16, 8, 0.2, 1000000), dir,
@@ -638,7 +657,7 @@ int run_watch_chaos(const Options& o) {
   std::mt19937_64 rng(o.seed);
   std::vector<json> workloads;
   std::vector<std::string> deletions;
-  for (int i = 0; i < o.watch_workloads; ++i) {
+  for (int i = 0; i < workload_count; ++i) {
     const std::string ns = namespaces[static_cast<std::size_t>(i) % namespaces.size()];
     const std::string name = fmt::format("w-{:05}", i);
     workloads.push_back(make_workload(rng, ns, name));
@@ -708,6 +727,12 @@ int run_watch_chaos(const Options& o) {
         "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0"}) {
     args.emplace_back(a);
   }
+  if (real_lease) {
+    for (const char* a : {"--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s",
+                          "--leader-elect-retry-period", "500ms"}) {
+      args.emplace_back(a);
+    }
+  }
   std::string last_log;
   std::optional<PassResult> final_result;
   bool converged = false;
@@ -756,7 +781,8 @@ int run_watch_chaos(const Options& o) {
       }
       const PassResult r = it->process->wait();
       const std::string tail = tail_file(it->log, 5);
-      if (r.exit_code != 1 || tail.find("took the Lease") == std::string::npos) {
+      if (r.exit_code != 1 ||
+          (tail.find("took the Lease") == std::string::npos && tail.find("lost the lease") == std::string::npos)) {
         fmt::print(stderr, "replica {} exited {} on its own:\n{}", it->id, r.exit_code, tail_file(it->log, 30));
         return false;
       }
@@ -778,7 +804,7 @@ int run_watch_chaos(const Options& o) {
   for (int i = 0; i < o.watch_replicas; ++i) {
     spawn();
   }
-  while (!failed && kills < o.watch_kills && Clock::now() < deadline) {
+  while (!failed && kills < kill_count && Clock::now() < deadline) {
     // The leader runs 1-5 s: killed while caches sync, while workers write,
     // while Jobs are being created.
     const auto kill_at = Clock::now() + milliseconds(1000 + static_cast<long>(rng() % 4000));
@@ -807,9 +833,11 @@ int run_watch_chaos(const Options& o) {
     }
     replicas.erase(replicas.begin() + static_cast<std::ptrdiff_t>(*leader));
     ++kills;
-    // As if the lease duration had passed since the dead leader's last renewal.
     const auto killed_at = Clock::now();
-    lease_expiries += static_cast<int>(h.expire_leases());
+    if (!real_lease) {
+      // As if the lease duration had passed since the dead leader's last renewal.
+      lease_expiries += static_cast<int>(h.expire_leases());
+    }
     spawn();
     // Takeover: a standby holds the Lease.
     while (Clock::now() - killed_at < std::chrono::seconds(30)) {
@@ -851,10 +879,23 @@ int run_watch_chaos(const Options& o) {
   }
   if (!takeovers_ms.empty()) {
     fmt::print(
-        "takeover after a leader kill: max {:.0f} ms, mean {:.0f} ms ({} kills, lease marked expired)\n",
+        "takeover after a leader kill: min {:.0f} ms, max {:.0f} ms, mean {:.0f} ms ({} kills, {})\n",
+        *std::min_element(takeovers_ms.begin(), takeovers_ms.end()),
         *std::max_element(takeovers_ms.begin(), takeovers_ms.end()),
         std::accumulate(takeovers_ms.begin(), takeovers_ms.end(), 0.0) / static_cast<double>(takeovers_ms.size()),
-        takeovers_ms.size());
+        takeovers_ms.size(), real_lease ? "real lease expiry, lease 3s" : "lease marked expired");
+  }
+  if (real_lease) {
+    // A live leader renewed at most a renew deadline before it was killed,
+    // so its Lease cannot have run out sooner than lease - renew deadline
+    // after the kill: a takeover before that took a Lease that was not free.
+    const double earliest = std::chrono::duration<double, std::milli>(k_lease - k_renew_deadline).count();
+    for (const double t : takeovers_ms) {
+      if (t < earliest) {
+        fmt::print(stderr, "a standby took over {:.0f} ms after the kill: before the Lease could have expired\n", t);
+        failed = true;
+      }
+    }
   }
   if (static_cast<int>(takeovers_ms.size()) != kills) {
     fmt::print(stderr, "only {} of {} kills were followed by a takeover\n", takeovers_ms.size(), kills);
@@ -898,7 +939,7 @@ int run_watch_chaos(const Options& o) {
   if (count_of("watch-cut") == 0 || count_of("watch-gone") == 0) {
     problems.emplace_back("no watch stream was cut or answered 410: the test did not test that");
   }
-  if (kills < o.watch_kills) {
+  if (kills < kill_count) {
     problems.push_back(fmt::format("only {} kills", kills));
   }
   return verdict(!failed && report.violations() == 0, problems, dir);
@@ -1029,7 +1070,10 @@ int main(int argc, char** argv) {
       return run_overlap(o);
     }
     if (o.mode == "watch") {
-      return run_watch_chaos(o);
+      return run_watch_chaos(o, false);
+    }
+    if (o.mode == "watch-lease") {
+      return run_watch_chaos(o, true);
     }
     if (o.mode == "selftest") {
       return run_selftest(o);
