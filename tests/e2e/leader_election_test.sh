@@ -5,7 +5,10 @@
 # other stands by (ready, not leading). The leader is killed with SIGKILL: the
 # standby takes over once the lease has run out, not before. The new leader
 # gets SIGTERM: it releases the Lease and exits 0, and a third replica takes
-# over at once. Takeover times are printed (docs/reliability.md quotes them).
+# over at once. Takeover times are printed (docs/reliability.md quotes them),
+# and the time from a takeover to the new leader's first Job (its standby
+# caches are warm: docs/benchmarks.md). Last, another process takes the Lease
+# from a leader: it exits 1 and leaves the Lease alone.
 source "$(dirname "$0")/lib.sh"
 # GPUORCH_E2E_LE_NODES: more nodes make the takeover-to-first-Job time show
 # what a cold start would list (docs/benchmarks.md); 2 by default.
@@ -120,5 +123,21 @@ rc=0
 wait "${PID[c]}" || rc=$?
 expect_eq "$rc" "0" "c exits 0 on SIGTERM"
 expect_eq "$(holder)" "" "the Lease is released"
+
+# Leadership lost: another process takes the Lease under d. d notices at its
+# next renewal, stops its workers, exits 1, and leaves the other's Lease alone.
+start_replica d
+eventually "d leads" 15 holder_is d
+eventually "d is ready" 15 ready d
+kc -n gpuorch-system patch lease gpuorch-reconciler --type merge -p \
+  "{\"spec\":{\"holderIdentity\":\"intruder\",\"leaseDurationSeconds\":60,\"renewTime\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)\"}}" >/dev/null
+taken=$(now_ms)
+rc=0
+wait "${PID[d]}" || rc=$?
+expect_eq "$rc" "1" "d exits 1 once it lost the Lease: $(tail -3 "$WORK/d.err")"
+lost_after=$(($(now_ms) - taken))
+((lost_after <= 10000)) || fail "d took ${lost_after} ms to notice it lost the Lease (retry period 2 s)"
+expect_contains "$(cat "$WORK/d.err")" "lost the lease" "d says why it stopped"
+expect_eq "$(holder)" "intruder" "d did not release or overwrite the Lease it lost"
 stop_sandbox
 echo "PASS $TEST_NAME"

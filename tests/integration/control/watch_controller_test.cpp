@@ -4,6 +4,8 @@
 // stop() drains.
 #include <gpuorch/control/watch_controller.hpp>
 #include <gpuorch/kube/client.hpp>
+#include <gpuorch/kube/rest_config.hpp>
+#include <gpuorch/obs/http_server.hpp>
 #include <gpuorch/obs/metrics.hpp>
 
 #include <atomic>
@@ -15,6 +17,7 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <httplib.h>
 
 #include "harness.hpp"
 
@@ -180,6 +183,31 @@ bool eventually(F done, std::chrono::milliseconds limit) {
   return true;
 }
 
+// An endpoint server on a free loopback port with the controller's liveness
+// check as /healthz and the registry as /metrics, as `reconcile --watch` serves them.
+std::unique_ptr<obs::EndpointServer> serve(const WatchController& controller, const obs::Registry* registry) {
+  obs::Endpoints endpoints;
+  endpoints.metrics = registry;
+  endpoints.serve_healthz = true;
+  endpoints.healthz = {{"ping", [] { return Status(); }},
+                       {"watch-loop", [&controller] { return controller.liveness(); }}};
+  auto server = obs::EndpointServer::start(obs::ListenAddress{"127.0.0.1", 0}, std::move(endpoints), "test");
+  REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error().message()));
+  return std::move(*server);
+}
+
+// GET http://127.0.0.1:port/path: the status (0 when nothing answered) and the body.
+std::pair<int, std::string> http_get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(10, 0);
+  auto res = client.Get(path.c_str());
+  if (!res) {
+    return {0, ""};
+  }
+  return {res->status, res->body};
+}
+
 // The value of one sample line ("name{labels} value") of an exposition, -1 when absent.
 double sample(const std::string& text, const std::string& series) {
   const auto at = text.find("\n" + series + " ");
@@ -216,6 +244,7 @@ TEST_CASE("WatchController liveness fails while every worker is stuck and passes
   };
   WatchController controller(*client, options);
   CHECK(controller.liveness().ok());  // not started
+  auto server = serve(controller, nullptr);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   CHECK(controller.liveness().ok());
@@ -230,9 +259,17 @@ TEST_CASE("WatchController liveness fails while every worker is stuck and passes
   INFO(why.error().message());
   CHECK(why.error().message().find("ready but no worker took or finished one for") != std::string::npos);
   CHECK(why.error().message().find("limit 0.5s; 1 being processed") != std::string::npos);
+  // Over HTTP as the kubelet's probe sees it: 500, the check's name and its reason.
+  const auto [status, body] = http_get(server->port(), "/healthz");
+  CHECK(status == 500);
+  CHECK(body.find("[+]ping ok\n") != std::string::npos);
+  CHECK(body.find("[-]watch-loop failed: 1 workload key(s) ready but no worker took or finished one for ") !=
+        std::string::npos);
+  CHECK(body.find("healthz check failed") != std::string::npos);
 
   blocked = false;
   CHECK(eventually([&] { return controller.liveness().ok(); }, std::chrono::seconds(20)));
+  CHECK(http_get(server->port(), "/healthz") == std::pair<int, std::string>{200, "ok"});
   CHECK(eventually([&] { return all_terminal(*h, 2); }, std::chrono::seconds(30)));
   CHECK(controller.liveness().ok());
   CHECK(controller.stop(std::chrono::seconds(10)));
@@ -311,6 +348,7 @@ TEST_CASE("WatchController's queue and watch metrics move during a run") {
   };
   obs::Registry registry;
   WatchController controller(*client, options, &registry);
+  auto server = serve(controller, &registry);
   const auto before = registry.expose();
   CHECK(sample(before, "gpuorch_workqueue_adds_total") == 0);
   CHECK(sample(before, "gpuorch_informer_synced{resource=\"nodes\"}") == 0);
@@ -323,7 +361,9 @@ TEST_CASE("WatchController's queue and watch metrics move during a run") {
   CHECK(eventually([&] { return all_terminal(*h, 6); }, std::chrono::seconds(60)));
   // Gauges and watch counters are refreshed by the ticker once a second.
   std::this_thread::sleep_for(milliseconds(1200));
-  const auto text = registry.expose();
+  const auto scraped = http_get(server->port(), "/metrics");
+  REQUIRE(scraped.first == 200);
+  const std::string& text = scraped.second;
   INFO(text);
   CHECK(sample(text, "gpuorch_workqueue_adds_total") >= 6);
   CHECK(sample(text, "gpuorch_workqueue_retries_total") >= 2);
@@ -342,5 +382,65 @@ TEST_CASE("WatchController's queue and watch metrics move during a run") {
   const auto stats = controller.stats();
   CHECK(reconnects + relists <= static_cast<double>(stats.watch_restarts + stats.relists));
   CHECK(text.find("gpuorch_watch_restarts_total") == std::string::npos);  // one set of names
+  CHECK(controller.stop(std::chrono::seconds(10)));
+}
+
+namespace {
+
+// Real time, except that sleep_for() blocks while paused: the ticker (which
+// waits between ticks through the client's clock) stops ticking.
+class PausableClock final : public kube::Clock {
+ public:
+  [[nodiscard]] std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
+  [[nodiscard]] std::chrono::steady_clock::time_point monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+  bool sleep_for(std::chrono::nanoseconds duration, std::stop_token stop) override {
+    while (paused && !stop.stop_requested()) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return m_real.sleep_for(duration, stop);
+  }
+  std::atomic<bool> paused{false};
+
+ private:
+  kube::SystemClock m_real;
+};
+
+}  // namespace
+
+TEST_CASE("WatchController liveness fails while its ticker does not tick and passes once it does") {
+  chaos::TempDir dir;
+  auto h = start_sandbox(dir, 2, 0);
+  kube::ConfigOverrides overrides;
+  overrides.kubeconfig = h->kubeconfig_path();
+  auto config = kube::load_rest_config(overrides, kube::Environment({}), kube::RealFileSystem());
+  REQUIRE(config.ok());
+  auto clock = std::make_shared<PausableClock>();
+  kube::ClientDeps deps;
+  deps.clock = clock;
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = kube::Client::create(*config, co, kube::Environment({}), deps);
+  REQUIRE(client.ok());
+  WatchControllerOptions options;
+  options.workers = 1;
+  options.stall_timeout = milliseconds(500);
+  WatchController controller(*client, options);
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return controller.workers_started(); }, std::chrono::seconds(20)));
+  CHECK(controller.liveness().ok());
+
+  clock->paused = true;
+  REQUIRE(eventually([&] { return !controller.liveness().ok(); }, std::chrono::seconds(20)));
+  const auto why = controller.liveness();
+  REQUIRE_FALSE(why.ok());
+  INFO(why.error().message());
+  CHECK(why.error().message().find("the ticker (wake-ups, resync, start-up) has not run for") != std::string::npos);
+  CHECK(why.error().message().find("(limit 0.5s)") != std::string::npos);
+
+  clock->paused = false;
+  CHECK(eventually([&] { return controller.liveness().ok(); }, std::chrono::seconds(20)));
   CHECK(controller.stop(std::chrono::seconds(10)));
 }
