@@ -289,7 +289,8 @@ int run_get(Context& ctx, const GetOptions& opts) {
   if (opts.watch_only) {
     return watch_items(ctx, **client, printer, ns, list_version, false, items);
   }
-  if (items.empty() && opts.output != "json" && opts.output != "yaml") {
+  // Only kubectl's tables say so; -o name|jsonpath print nothing, custom-columns just the header.
+  if (items.empty() && (opts.output.empty() || opts.output == "wide")) {
     if (opts.all_namespaces) {
       ctx.io.err << "No resources found\n";
     } else {

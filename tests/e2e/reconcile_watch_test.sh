@@ -2,7 +2,7 @@
 # gpuorch reconcile --watch as a process against the sandbox: workloads
 # submitted over time (some fail and retry, one cannot fit until capacity
 # frees) all end Succeeded or Failed with the retries their policy allows,
-# one Job per attempt; SIGTERM stops the loop with exit 0 within seconds.
+# one Job per attempt; SIGTERM (and SIGINT) stop the loop with exit 0 within seconds.
 source "$(dirname "$0")/lib.sh"
 start_with_crd --nodes 2 --gpus-per-node 8 --job-duration 700ms --failure-rate 0.3 --seed 7
 kc create namespace gpuorch-system >/dev/null
@@ -72,6 +72,28 @@ expect_contains "$(cat "$WORK/loop.err")" "watch loop stopped:" "the summary"
 run_g reconcile --default-image busybox
 expect_eq "$RC" 0 "a pass after the loop: $ERR"
 expect_not_contains "$ERR" "is held by" "the loop released the Lease"
+
+# SIGINT (Ctrl-C on a workstation) drains the same way: exit 0, Lease released.
+set -m
+"$GPUORCH" --kubeconfig "$KUBECONFIG_FILE" reconcile --watch --default-image busybox \
+  --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 >"$WORK/loop2.out" 2>"$WORK/loop2.err" &
+loop=$!
+set +m
+eventually "the second loop holds the Lease" 15 grep -q "acquired lease gpuorch-system/gpuorch-reconciler" "$WORK/loop2.err"
+# The probes the Deployment uses, on the process itself: alive, and ready once its caches are synced.
+health=$(sed -n 's/.*--health-addr: serving on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$WORK/loop2.err")
+[[ -n $health ]] || fail "no --health-addr line: $(cat "$WORK/loop2.err")"
+expect_eq "$(curl -s -w ' %{http_code}' "http://$health/healthz")" "ok 200" "/healthz"
+eventually "/readyz answers 200" 15 curl -sf "http://$health/readyz"
+expect_contains "$(curl -s "http://$health/readyz?verbose")" "[+]informers ok" "/readyz checks the informers"
+started=$SECONDS
+kill -INT "$loop"
+rc=0
+wait "$loop" || rc=$?
+expect_eq "$rc" 0 "reconcile --watch exits 0 on SIGINT: $(tail -5 "$WORK/loop2.err")"
+((SECONDS - started <= 10)) || fail "SIGINT took $((SECONDS - started)) s"
+expect_contains "$(cat "$WORK/loop2.err")" "released lease gpuorch-system/gpuorch-reconciler" "SIGINT releases the Lease"
+expect_eq "$(kc -n gpuorch-system get lease gpuorch-reconciler -o jsonpath='{.spec.holderIdentity}')" "" "no holder after SIGINT"
 
 stop_sandbox
 echo "PASS $TEST_NAME"
