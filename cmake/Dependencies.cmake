@@ -8,6 +8,7 @@ find_package(fmt 9 REQUIRED CONFIG)                  # libfmt-dev
 find_package(spdlog 1.10 REQUIRED CONFIG)            # libspdlog-dev (external fmt)
 find_package(CURL 7.88 REQUIRED)                     # libcurl4-openssl-dev
 find_package(OpenSSL 3 REQUIRED)                     # libssl-dev
+find_package(ZLIB 1.2 REQUIRED)                      # zlib1g-dev
 find_program(GPUORCH_SCDOC scdoc REQUIRED)           # scdoc: man/*.scd -> roff
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # libcpp-httplib-dev
 

@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config git clang-format
   # libraries
   libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libssl-dev libcpp-httplib-dev doctest-dev libbenchmark-dev
+  libssl-dev libcpp-httplib-dev zlib1g-dev doctest-dev libbenchmark-dev
   # test tools: real shells for completions, man page tooling, JSON and SVG checks
   bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck
   # script(1), a pseudo-terminal for the progress-bar test

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <gpuorch/model/api_status.hpp>
+#include <gpuorch/sandbox/compression.hpp>
 #include <gpuorch/sandbox/openapi.hpp>
 #include <gpuorch/sandbox/patch.hpp>
 #include <gpuorch/sandbox/protobuf.hpp>
@@ -226,6 +227,37 @@ struct ApiServer::Impl {
   void count(int code) {
     std::lock_guard lock(counts_mutex);
     ++counts[code];
+  }
+
+  /// Decides the response's Content-Encoding as kube-apiserver does (gzip
+  /// for bodies of 128 KiB and more when the client offers it, small ones
+  /// plain) and hands the body to httplib as a sized content provider.
+  /// cpp-httplib would otherwise compress every JSON body itself, brotli first,
+  /// and it leaves sized providers alone. Streams (watch, dropped
+  /// connections) have no body here and are not touched.
+  void encode_body(const httplib::Request& req, httplib::Response& res) {
+    if (res.body.empty() || res.content_length_ > 0) {
+      return;
+    }
+    auto body = std::make_shared<std::string>(std::move(res.body));
+    res.body.clear();
+    if (response_encoding(req.get_header_value("Accept-Encoding"), body->size()) == "gzip") {
+      auto compressed = gzip_compress(*body);
+      if (compressed.ok()) {
+        *body = std::move(*compressed);
+        res.set_header("Content-Encoding", "gzip");
+        res.set_header("Vary", "Accept-Encoding");
+      } else {
+        spdlog::warn("sandbox: sending a response uncompressed: {}", compressed.error().message());
+      }
+    }
+    const std::string content_type = res.get_header_value("Content-Type");
+    res.headers.erase("Content-Type");
+    const std::size_t size = body->size();
+    res.set_content_provider(size, content_type,
+                             [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                               return sink.write(body->data() + offset, length);
+                             });
   }
 
   void reply(httplib::Response& res, int code, const json& body) {
@@ -1444,6 +1476,7 @@ Status ApiServer::start(const TlsMaterial* tls) {
   const auto handler = [&impl](const httplib::Request& req, httplib::Response& res) {
     impl.handle(req, res);
     impl.count(res.status);
+    impl.encode_body(req, res);
   };
   svr.Get(".*", handler);
   svr.Post(".*", handler);
@@ -1451,8 +1484,9 @@ Status ApiServer::start(const TlsMaterial* tls) {
   svr.Patch(".*", handler);
   svr.Delete(".*", handler);
   const std::size_t limit = impl.options.max_body_bytes;
-  svr.set_error_handler([&impl, limit](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) {
+  svr.set_error_handler([&impl, limit](const httplib::Request& req, httplib::Response& res) {
+    // A body the handler set, plain or already handed over by encode_body.
+    if (!res.body.empty() || res.content_length_ > 0 || res.content_provider_) {
       return;
     }
     const int code = res.status;
@@ -1466,8 +1500,9 @@ Status ApiServer::start(const TlsMaterial* tls) {
     }
     res.set_content(status_json(code, reason_for(code), message).dump(), k_json);
     impl.count(code);
+    impl.encode_body(req, res);
   });
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  svr.set_exception_handler([&impl](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown error";
     try {
       std::rethrow_exception(ep);
@@ -1477,6 +1512,7 @@ Status ApiServer::start(const TlsMaterial* tls) {
     }
     res.status = 500;
     res.set_content(status_json(500, "InternalError", "Internal error occurred: " + what).dump(), k_json);
+    impl.encode_body(req, res);
   });
   if (impl.options.port == 0) {
     impl.port = svr.bind_to_any_port(impl.options.address);
