@@ -761,8 +761,6 @@ void SimulatedCluster::reconcile_jobs() {
 void SimulatedCluster::schedule_pods() {
   const auto pods_type = m_store.find_type("", "v1", "pods");
   const auto nodes_type = m_store.find_type("", "v1", "nodes");
-  std::vector<json> nodes;
-  m_store.for_each(*nodes_type, [&](const json& n) { nodes.push_back(n); });
   std::map<std::string, Resources> used;
   std::vector<json> pending;
   m_store.for_each(*pods_type, [&](const json& pod) {
@@ -784,6 +782,13 @@ void SimulatedCluster::schedule_pods() {
       pending.push_back(pod);
     }
   });
+  // This runs after every change to the store; most have no pod to place,
+  // and copying every node for nothing was a visible part of a create.
+  if (pending.empty()) {
+    return;
+  }
+  std::vector<json> nodes;
+  m_store.for_each(*nodes_type, [&](const json& n) { nodes.push_back(n); });
   for (const json& pod : pending) {
     const Resources need = pod_requests(pod);
     std::map<std::string, int> reasons;
@@ -908,8 +913,6 @@ void SimulatedCluster::schedule_pods() {
 void SimulatedCluster::run_kubelets() {
   const auto pods_type = m_store.find_type("", "v1", "pods");
   const auto nodes_type = m_store.find_type("", "v1", "nodes");
-  std::map<std::string, json> nodes;
-  m_store.for_each(*nodes_type, [&](const json& n) { nodes[meta(n, "name")] = n; });
   std::map<std::string, Resources> running_use;
   std::vector<json> to_start;
   std::vector<json> live;
@@ -933,6 +936,11 @@ void SimulatedCluster::run_kubelets() {
       live.push_back(pod);
     }
   });
+  // Only pods to admit need the nodes (copied, as most changes bring none).
+  std::map<std::string, json> nodes;
+  if (!to_start.empty()) {
+    m_store.for_each(*nodes_type, [&](const json& n) { nodes[meta(n, "name")] = n; });
+  }
   // Forget pods that are gone.
   for (auto it = m_running.begin(); it != m_running.end();) {
     it = alive_uids.count(it->first) == 0 ? m_running.erase(it) : std::next(it);

@@ -873,10 +873,10 @@ json openapi_schemas(const std::vector<ResourceType>& types) {
       }
       continue;
     }
-    if (!t.openapi_schema.is_object()) {
+    if (t.openapi_schema == nullptr || !t.openapi_schema->is_object()) {
       continue;
     }
-    json schema = t.openapi_schema;
+    json schema = *t.openapi_schema;
     if (!schema.contains("properties") || !schema["properties"].is_object()) {
       schema["properties"] = json::object();
     }

@@ -871,7 +871,7 @@ Result<std::vector<ResourceType>> types_from_crd(const json& crd) {
       }
       continue;
     }
-    t.openapi_schema = schema_json;
+    t.openapi_schema = std::make_shared<const json>(schema_json);
     auto shared = std::make_shared<const model::Schema>(std::move(*schema));
     t.admit = schema_admitter(shared);
     t.unknown_fields = unknown_field_finder(shared);

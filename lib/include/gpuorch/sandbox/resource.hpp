@@ -51,7 +51,9 @@ struct ResourceType {
   std::vector<std::pair<std::string, std::string>> field_renames;
   std::vector<PrinterColumn> columns;
   /// The CRD version's openAPIV3Schema (custom resources), for /openapi/v3.
-  nlohmann::json openapi_schema;
+  /// Shared and immutable: a ResourceType is copied on every lookup, and a
+  /// deep copy of a CRD's schema on each request was measurable.
+  std::shared_ptr<const nlohmann::json> openapi_schema;
   /// Field selector labels besides metadata.name and metadata.namespace.
   std::vector<std::string> selectable_fields;
   Admitter admit;  ///< defaults + validation beyond the generic metadata checks
