@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <gpuorch/model/pattern.hpp>
 #include <gpuorch/model/time.hpp>
 
 namespace gpuorch::model {
@@ -41,6 +42,16 @@ const std::regex* compiled(const std::string& pattern) {
     it = cache.emplace(pattern, std::move(re)).first;
   }
   return it->second.get();
+}
+
+// regex_search semantics; an uncompilable pattern matches everything (from_openapi
+// rejects those, so only hand-built schemas can carry one).
+bool matches_pattern(const std::string& pattern, const std::string& value) {
+  if (const PatternMatcher matcher = builtin_pattern_matcher(pattern)) {
+    return matcher(value);
+  }
+  const std::regex* re = compiled(pattern);
+  return re == nullptr || std::regex_search(value, *re);
 }
 
 std::string format_number(double v) {
@@ -228,8 +239,7 @@ class Validator {
       return;
     }
     if (!s.pattern.empty()) {
-      const std::regex* re = compiled(s.pattern);
-      if (re != nullptr && !std::regex_search(v, *re)) {
+      if (!matches_pattern(s.pattern, v)) {
         add(path, fmt::format("must match the regular expression {}, got {}", json_text(s.pattern), json_text(v)),
             k_reason_invalid, ptr, MarkTarget::value);
         return;
@@ -379,7 +389,7 @@ class Reader {
         s.max_items = count(value, at);
       } else if (key == "pattern") {
         s.pattern = text(value, at);
-        if (compiled(s.pattern) == nullptr) {
+        if (builtin_pattern_matcher(s.pattern) == nullptr && compiled(s.pattern) == nullptr) {
           fail(at, fmt::format("invalid regular expression {}", json_text(value)));
         }
       } else if (key == "default") {

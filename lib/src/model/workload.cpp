@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <gpuorch/model/pattern.hpp>
 #include <gpuorch/model/yaml.hpp>
 
 #include "decoder.hpp"
@@ -15,16 +16,11 @@ using nlohmann::json;
 
 constexpr std::string_view k_reason_invalid = "FieldValueInvalid";
 
-// Kubernetes' own pattern for resource.Quantity in OpenAPI (what kubectl explain shows).
-constexpr const char* k_quantity_pattern =
-    "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+)"
-    ")))?$";
-
 Schema quantity_schema(std::string description) {
   Schema s;
   s.description = std::move(description);
   s.int_or_string = true;
-  s.pattern = k_quantity_pattern;
+  s.pattern = std::string(k_quantity_pattern);
   s.extensions["anyOf"] = json::array({{{"type", "integer"}}, {{"type", "string"}}});
   return s;
 }
@@ -76,14 +72,15 @@ Schema build_spec_schema() {
 
   spec.property("image", Schema::string("Container image the Job runs; defaults to the reconciler's --default-image.")
                              .with_length(1, std::nullopt)
-                             .with_pattern("^\\S+$"));
+                             .with_pattern(std::string(k_no_whitespace_pattern)));
   spec.property("command", Schema::array_of(Schema::string(), "Entrypoint of the container (overrides the image's)."));
   spec.property("args", Schema::array_of(Schema::string(), "Arguments to the entrypoint."));
   Schema env_var = Schema::object("An environment variable of the container.");
-  env_var.property(
-      "name",
-      Schema::string("Name of the variable.").with_length(1, std::nullopt).with_pattern("^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
-      true);
+  env_var.property("name",
+                   Schema::string("Name of the variable.")
+                       .with_length(1, std::nullopt)
+                       .with_pattern(std::string(k_env_var_name_pattern)),
+                   true);
   env_var.property("value", Schema::string("Value of the variable."));
   spec.property("env", Schema::array_of(env_var, "Environment variables of the container."));
 
