@@ -126,9 +126,49 @@ int report_parse_error(Context& ctx, const CLI::App& app, const CLI::ParseError&
   return k_exit_usage;
 }
 
+// Whether `option` takes a value (so that the next word, when not attached
+// with '=', is that value rather than a command).
+bool takes_value(const CLI::Option& option) {
+  return option.get_type_size_max() > 0 && option.get_expected_max() > 0;
+}
+
 }  // namespace
 
-std::unique_ptr<CLI::App> build_app(Context& ctx) {
+std::string_view command_named_by(const CLI::App& globals, const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    // Help before the command is the root's help, which lists every command.
+    if (word == "--" || word == "--help-all" || word == "--help" || word == "-h") {
+      return {};
+    }
+    if (word.size() > 1 && word.front() == '-') {
+      // "--name VALUE" and "-n VALUE" consume the next word; "--name=VALUE"
+      // and "-nVALUE" do not.
+      const bool attached = word.find('=') != std::string::npos || (!word.starts_with("--") && word.size() > 2);
+      if (!attached) {
+        for (const CLI::Option* option : globals.get_options()) {
+          if (option->check_name(word) && takes_value(*option)) {
+            ++i;
+            break;
+          }
+        }
+      }
+      continue;
+    }
+    for (const CommandSpec& command : command_table()) {
+      if (command.name == word) {
+        return command.name;
+      }
+    }
+    return {};
+  }
+  return {};
+}
+
+namespace {
+
+// The root: description, global flags and their completers, no commands yet.
+std::unique_ptr<CLI::App> build_root(Context& ctx) {
   auto app = std::make_unique<CLI::App>(
       "gpuorch runs GPU workloads on Kubernetes: it places GPUWorkload resources on nodes with free GPUs, "
       "runs them as Jobs, retries failures and reports status, Events and metrics.",
@@ -138,17 +178,30 @@ std::unique_ptr<CLI::App> build_app(Context& ctx) {
   app->set_help_all_flag("--help-all", "Print help for every command");
   bind_global_flags(*app, ctx.global);
   register_kube_completers(ctx, *app);
+  return app;
+}
+
+void add_commands(CLI::App& app, Context& ctx, std::string_view only_command) {
   for (const auto& command : command_table()) {
-    command.setup(*app, ctx);
+    if (only_command.empty() || command.name == only_command) {
+      command.setup(app, ctx);
+    }
   }
   // kubectl's words in --help: "Usage: gpuorch [OPTIONS] COMMAND", "Commands:".
-  app->get_formatter()->label("SUBCOMMAND", "COMMAND");
-  app->get_formatter()->label("SUBCOMMANDS", "COMMANDS");
-  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+  app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+  app.get_formatter()->label("SUBCOMMANDS", "COMMANDS");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_group() == "Subcommands") {
       sub->group("Commands");
     }
   }
+}
+
+}  // namespace
+
+std::unique_ptr<CLI::App> build_app(Context& ctx, std::string_view only_command) {
+  auto app = build_root(ctx);
+  add_commands(*app, ctx, only_command);
   return app;
 }
 
@@ -157,7 +210,8 @@ int run_cli(Context& ctx, std::vector<std::string> args) {
     args.erase(args.begin());
     return run_complete_command(ctx, std::move(args));
   }
-  auto app = build_app(ctx);
+  auto app = build_root(ctx);
+  add_commands(*app, ctx, command_named_by(*app, args));
   // CLI11 parses a reversed vector (it pops from the back).
   std::reverse(args.begin(), args.end());
   try {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "commands.hpp"
 
 namespace gpuorch::cli {
 namespace {
@@ -74,6 +75,66 @@ TEST_CASE("global flags are accepted before and after the command") {
   CHECK(run({"-v", "4", "version"}).code == 0);
   CHECK(run({"version", "--log-format", "json"}).code == 0);
   CHECK(run({"--log-format", "xml", "version"}).code == 2);
+}
+
+}  // namespace gpuorch::cli
+
+namespace gpuorch::cli {
+
+TEST_CASE("command_named_by finds the command without parsing, or says it cannot") {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Context ctx(Io{in, out, err});
+  const auto app = build_app(ctx);
+  const auto named = [&](std::vector<std::string> args) { return std::string(command_named_by(*app, args)); };
+  CHECK(named({"submit", "-f", "x.yaml"}) == "submit");
+  CHECK(named({"get"}) == "get");
+  // The values of global flags are skipped, however they are spelled.
+  CHECK(named({"-n", "get", "submit"}) == "submit");
+  CHECK(named({"--namespace", "version", "get"}) == "get");
+  CHECK(named({"--kubeconfig", "describe", "-v", "8", "delete", "x"}) == "delete");
+  CHECK(named({"--namespace=version", "get"}) == "get");
+  CHECK(named({"-nversion", "get"}) == "get");
+  CHECK(named({"--context", "c", "--insecure-skip-tls-verify", "--in-cluster", "reconcile"}) == "reconcile");
+  // Not certain: build everything.
+  CHECK(named({}).empty());
+  CHECK(named({"-n", "ml"}).empty());
+  CHECK(named({"frobnicate", "submit"}).empty());
+  CHECK(named({"--", "submit"}).empty());
+  CHECK(named({"--help", "submit"}).empty());
+  CHECK(named({"-h", "submit"}).empty());
+  CHECK(named({"--help-all", "get"}).empty());
+  // Help after the command is that command's help: its tree is enough.
+  CHECK(named({"submit", "--help"}) == "submit");
+}
+
+TEST_CASE("a command built alone has the flags it has in the whole tree") {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Context full_ctx(Io{in, out, err});
+  const auto full = build_app(full_ctx);
+  const auto flags_of = [](const CLI::App& command) {
+    std::vector<std::string> names;
+    for (const CLI::Option* option : command.get_options()) {
+      names.push_back(option->get_name() + " " + option->get_description());
+    }
+    return names;
+  };
+  for (const CommandSpec& command : command_table()) {
+    CAPTURE(command.name);
+    Context ctx(Io{in, out, err});
+    const auto alone = build_app(ctx, command.name);
+    CHECK(alone->get_subcommands([](CLI::App*) { return true; }).size() == 1);
+    const CLI::App* sub = alone->get_subcommand(std::string(command.name));
+    const CLI::App* sub_full = full->get_subcommand(std::string(command.name));
+    REQUIRE(sub != nullptr);
+    REQUIRE(sub_full != nullptr);
+    CHECK(flags_of(*sub) == flags_of(*sub_full));
+    CHECK(sub->get_description() == sub_full->get_description());
+    CHECK(flags_of(*alone) == flags_of(*full));
+  }
 }
 
 }  // namespace gpuorch::cli
