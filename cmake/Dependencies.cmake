@@ -4,6 +4,16 @@ find_package(Threads REQUIRED)
 find_package(CLI11 2.1 REQUIRED CONFIG)              # libcli11-dev
 find_package(nlohmann_json 3.11 REQUIRED CONFIG)     # nlohmann-json3-dev
 find_package(yaml-cpp 0.7 REQUIRED CONFIG)           # libyaml-cpp-dev; its target is `yaml-cpp`
+# gpuorch's own binaries link yaml-cpp statically (libyaml-cpp-dev ships the
+# archive, built position-independent): one shared library fewer to map and
+# relocate at every start of the CLI (docs/benchmarks.md). Installed consumers
+# of libgpuorch link the shared one (lib/CMakeLists.txt).
+find_library(GPUORCH_YAML_CPP_ARCHIVE NAMES libyaml-cpp.a REQUIRED)
+add_library(gpuorch_yaml_cpp_static STATIC IMPORTED)
+get_target_property(gpuorch_yaml_cpp_includes yaml-cpp INTERFACE_INCLUDE_DIRECTORIES)
+set_target_properties(gpuorch_yaml_cpp_static PROPERTIES
+  IMPORTED_LOCATION "${GPUORCH_YAML_CPP_ARCHIVE}"
+  INTERFACE_INCLUDE_DIRECTORIES "${gpuorch_yaml_cpp_includes}")
 find_package(fmt 9 REQUIRED CONFIG)                  # libfmt-dev
 find_package(spdlog 1.10 REQUIRED CONFIG)            # libspdlog-dev (external fmt)
 find_package(CURL 7.88 REQUIRED)                     # libcurl4-openssl-dev
