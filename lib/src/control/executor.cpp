@@ -144,6 +144,12 @@ class Runner {
     m_report.errors.push_back(std::move(line));
   }
 
+  void written(const Action& a, const std::string& resource_version) const {
+    if (m_opt.on_workload_written && !resource_version.empty()) {
+      m_opt.on_workload_written(a.namespace_name, a.workload, resource_version);
+    }
+  }
+
   void count_write() {
     std::lock_guard lock(m_mutex);
     ++m_report.writes;
@@ -268,6 +274,7 @@ class Runner {
       if (r.ok()) {
         chain.rv = meta_string(*r, "resourceVersion");
         chain.finalizers = std::move(next);
+        written(a, chain.rv);
         return ChainResult::done;
       }
       if (r.error().code() == ErrorCode::not_found && !add) {
@@ -355,6 +362,7 @@ class Runner {
                               patch.dump(), w);
       if (r.ok()) {
         chain.rv = meta_string(*r, "resourceVersion");
+        written(a, chain.rv);
         return ChainResult::done;
       }
       if (!is_conflict(r.error()) || attempt >= m_opt.max_conflict_retries) {

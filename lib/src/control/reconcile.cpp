@@ -54,6 +54,8 @@ class Pass {
     m_plan.warnings = m_obs.warnings;
     if (m_opt.cluster != nullptr) {
       m_snapshot = m_opt.cluster;  // the caller's, kept current from its caches; placements book into it
+    } else if (m_opt.placement) {
+      // The caller's state too, asked for in place_pending() only when something is to be placed.
     } else {
       m_own_snapshot = build_cluster_state(m_obs);
       m_snapshot = &m_own_snapshot;
@@ -76,7 +78,7 @@ class Pass {
     }
     place_pending();
     delete_orphans();
-    if (m_opt.cluster == nullptr) {
+    if (m_opt.cluster == nullptr && !m_opt.placement) {
       const auto& state = m_snapshot->state;
       m_plan.node_gpus.reserve(state.size());
       for (sched::NodeId id = 0; id < state.size(); ++id) {
@@ -401,8 +403,16 @@ class Pass {
         requests.push_back(sched::request_from_workload(*m_work[i].workload));
       }
     }
-    const auto order = sched::queue_order(requests);
+    if (candidates.empty()) {
+      return;
+    }
     std::optional<std::string> blocked_by;
+    if (m_opt.placement) {
+      auto placement = m_opt.placement();
+      m_snapshot = placement.cluster;
+      blocked_by = std::move(placement.blocked_by);
+    }
+    const auto order = sched::queue_order(requests);
     for (const auto qi : order) {
       Work& work = m_work[candidates[qi]];
       const auto& w = *work.workload;

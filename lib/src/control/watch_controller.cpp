@@ -60,6 +60,15 @@ WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchCont
       m_queue(m_client->clock(), m_options.queue) {
   m_options.workers = std::max(1, m_options.workers);
   m_options.executor.parallelism = 1;
+  // The loop's own workload writes, so that their echoes queue nothing.
+  m_options.executor.on_workload_written = [this, hook = std::move(m_options.executor.on_workload_written)](
+                                               const std::string& ns, const std::string& name,
+                                               const std::string& resource_version) {
+    own_write(ns + "/" + name, resource_version);
+    if (hook) {
+      hook(ns, name, resource_version);
+    }
+  };
   if (m_registry != nullptr) {
     m_metrics = std::make_unique<obs::ReconcileMetrics>(
         *m_registry, std::vector<std::string>{std::string(condition_reasons::invalid_spec),
@@ -238,14 +247,18 @@ std::size_t WatchController::queue_depth() const {
 void WatchController::on_workload(const json* old_object, const json& object, bool deleted) {
   const auto key = kube::Informer::key_of(object);
   (void)old_object;
+  bool queue = true;
   {
     std::lock_guard lock(m_state_mutex);
     if (auto it = m_pending.find(key); it != m_pending.end()) {
       m_pending_order.erase({-it->second.priority, it->second.created, key});
       m_pending.erase(it);
     }
+    bool pending = false;
     if (deleted) {
       m_phases.erase(key);
+      m_own_versions.erase(key);
+      m_awaiting_echo.erase(key);
     } else {
       auto w = model::workload_from_json(object);
       if (w.ok()) {
@@ -256,10 +269,42 @@ void WatchController::on_workload(const json* old_object, const json& object, bo
         PendingEntry e{w->spec.priority, created_seconds(*w), w->spec.gpu_count};
         m_pending.emplace(key, e);
         m_pending_order.emplace(-e.priority, e.created, key);
+        pending = true;
+      }
+      // The echo of this loop's own write (the object as the write left it):
+      // the plan that wrote it already decided what comes next, unless a
+      // reconcile waited for the cache to show that write.
+      const auto version = object.value("metadata", json::object()).value("resourceVersion", "");
+      if (auto it = m_own_versions.find(key); it != m_own_versions.end()) {
+        auto& versions = it->second;
+        if (auto v = std::find(versions.begin(), versions.end(), version); !version.empty() && v != versions.end()) {
+          versions.erase(versions.begin(), v + 1);  // this one and any the watch skipped
+          if (versions.empty()) {
+            m_own_versions.erase(it);
+          }
+          queue = m_awaiting_echo.erase(key) > 0;
+        } else if (!m_in_flight.contains(key)) {
+          // Someone else's change, newer than every write of this loop.
+          m_own_versions.erase(it);
+        }
+      }
+      if (queue) {
+        m_awaiting_echo.erase(key);
+      }
+      // Being reconciled: whether this is its echo is known only once its
+      // writes are done (settle_echoes).
+      if (queue && m_in_flight.contains(key)) {
+        m_seen_in_flight[key].push_back(version);
+        queue = false;
       }
     }
+    if (!pending) {
+      set_unplaceable_locked(key, std::nullopt);
+    }
   }
-  m_queue.add(key);
+  if (queue) {
+    m_queue.add(key);
+  }
 }
 
 void WatchController::on_job(const json& object, bool deleted) {
@@ -270,6 +315,7 @@ void WatchController::on_job(const json& object, bool deleted) {
   }
   const auto key = job_key(view->namespace_name, view->name);
   const auto workload = workload_key_of_job(*view);
+  bool queue = !workload.empty();
   {
     std::lock_guard lock(m_state_mutex);
     std::optional<JobView> old;
@@ -279,6 +325,15 @@ void WatchController::on_job(const json& object, bool deleted) {
     if (old) {
       m_job_by_uid.erase(old->uid);
     }
+    // A Job this loop just created, shown as it was created: its workload
+    // has nothing new to decide (its reconcile wrote the status already).
+    // Nor does a change of what reconcile() does not read (active counts,
+    // conditions short of the outcome).
+    const bool own_echo = !old && !deleted && m_reservations.contains(key) && view->live() && view->ready == 0;
+    const bool same_for_workload = old && !deleted && old->uid == view->uid && old->outcome == view->outcome &&
+                                   old->deleting == view->deleting && (old->ready > 0) == (view->ready > 0) &&
+                                   old->node == view->node && old->workload == view->workload &&
+                                   old->owner_uid == view->owner_uid;
     if (deleted) {
       m_jobs.erase(key);
       if (auto it = m_jobs_by_workload.find(workload); it != m_jobs_by_workload.end()) {
@@ -293,15 +348,18 @@ void WatchController::on_job(const json& object, bool deleted) {
       m_jobs_by_workload[workload].insert(key);
     }
     // The Job is in the cache now (or gone): its reservation has done its work.
-    release_reservation_locked(key);
-    m_dirty = true;
+    m_reservations.erase(key);
+    account_job_locked(key);
     // Capacity freed: the Job finished or went away while it held GPUs.
     const bool was_live = old ? old->live() : false;
     if (!view->node.empty() && (deleted || (was_live && !view->live()))) {
       m_wake_nodes.insert(view->node);
     }
+    if (own_echo || same_for_workload) {
+      queue = false;
+    }
   }
-  if (!workload.empty()) {
+  if (queue) {
     m_queue.add(workload);
   }
 }
@@ -313,6 +371,10 @@ void WatchController::on_pod(const json& object, bool deleted) {
     return;
   }
   const auto key = job_key(view->namespace_name, view->name);
+  // Seen by build_cluster_state() as "this Job's pods are visible".
+  const auto visible = [](const PodView& p) { return !p.owner_job_uid.empty() && (p.terminated() || !p.node.empty()); };
+  // What reconcile() reads of a pod: whether it runs.
+  const auto running = [](const PodView& p) { return p.phase == "Running" && !p.deleting; };
   std::string workload;
   {
     std::lock_guard lock(m_state_mutex);
@@ -341,14 +403,32 @@ void WatchController::on_pod(const json& object, bool deleted) {
     } else {
       m_pods.erase(key);
     }
-    if (held != holds || (old && (old->phase != view->phase || old->node != view->node))) {
-      m_dirty = true;
+    account_pod_locked(key);
+    // A Job's share moves to its pods once one is visible, and back.
+    const bool was_visible = old && visible(*old);
+    const bool is_visible = keep && visible(*view);
+    if (was_visible && (!is_visible || old->owner_job_uid != view->owner_job_uid)) {
+      if (auto it = m_visible.find(old->owner_job_uid); it != m_visible.end() && --it->second <= 0) {
+        m_visible.erase(it);
+        if (auto j = m_job_by_uid.find(old->owner_job_uid); j != m_job_by_uid.end()) {
+          account_job_locked(j->second);
+        }
+      }
+    }
+    if (is_visible && (!was_visible || old->owner_job_uid != view->owner_job_uid)) {
+      if (++m_visible[view->owner_job_uid] == 1) {
+        if (auto j = m_job_by_uid.find(view->owner_job_uid); j != m_job_by_uid.end()) {
+          account_job_locked(j->second);
+        }
+      }
     }
     if (held && !holds) {
       m_wake_nodes.insert(old->node);
     }
-    // A gpuorch Job's pod changed (e.g. now Running): look at its workload.
-    if (!view->owner_job_uid.empty()) {
+    // A gpuorch Job's pod started or stopped running: look at its workload.
+    const bool was_running = old && running(*old);
+    const bool is_running = !deleted && running(*view);
+    if (!view->owner_job_uid.empty() && was_running != is_running) {
       if (auto it = m_job_by_uid.find(view->owner_job_uid); it != m_job_by_uid.end()) {
         workload = workload_key_of_job(m_jobs.at(it->second));
       }
@@ -364,71 +444,266 @@ void WatchController::on_node(const json& object, bool deleted) {
   std::lock_guard lock(m_state_mutex);
   if (deleted) {
     m_nodes.erase(name);
-    m_dirty = true;
+    m_rebuild = true;
     return;
   }
   auto spec = node_spec_from_json(object);
   if (!spec.ok()) {
     spdlog::warn("Node {}: {}", name, spec.error().message());
     m_nodes.erase(name);
-    m_dirty = true;
+    m_rebuild = true;
     return;
   }
   if (auto it = m_nodes.find(name); it != m_nodes.end() && same_for_placement(it->second, *spec)) {
     return;  // a heartbeat or an unrelated change: nothing to decide again
   }
   m_nodes[name] = std::move(*spec);
-  m_dirty = true;
+  m_rebuild = true;
   // A new node, or one that became Ready/uncordoned or grew: work may fit now.
   m_wake_nodes.insert(name);
 }
 
 // ---- the cluster state ----
+//
+// What build_cluster_state() computes from every node, pod and Job, kept by
+// deltas: each pod and Job (or reservation) has a share of one node's usage,
+// each change replaces its share, and only the nodes whose usage changed are
+// derived again (from their sums, the same way) before the next placement.
 
-void WatchController::release_reservation_locked(const std::string& job_key_) {
-  if (m_reservations.erase(job_key_) > 0) {
-    m_dirty = true;
+void WatchController::set_share_locked(std::unordered_map<std::string, Share>& shares, const std::string& key,
+                                       std::optional<Share> share) {
+  if (share && share->gpus == 0 && share->cpu_milli == 0 && share->memory_bytes == 0) {
+    share.reset();
+  }
+  const auto it = shares.find(key);
+  if (it == shares.end() && !share) {
+    return;
+  }
+  if (it != shares.end() && share && it->second == *share) {
+    return;
+  }
+  const auto apply = [this](const Share& s, std::int64_t sign) {
+    auto& u = m_usage[s.node];
+    u.gpus += sign * s.gpus;
+    u.cpu_milli += sign * s.cpu_milli;
+    u.memory_bytes += sign * s.memory_bytes;
+    (s.by_pod ? u.gpus_by_pods : u.gpus_by_jobs) += sign * s.gpus;
+    m_stale.insert(s.node);
+  };
+  if (it != shares.end()) {
+    apply(it->second, -1);
+    shares.erase(it);
+  }
+  if (share) {
+    apply(*share, 1);
+    shares.emplace(key, std::move(*share));
   }
 }
 
-void WatchController::rebuild_locked() {
-  std::vector<sched::NodeSpec> nodes;
-  nodes.reserve(m_nodes.size());
-  for (const auto& [name, spec] : m_nodes) {
-    nodes.push_back(spec);
+void WatchController::account_pod_locked(const std::string& pod_key) {
+  std::optional<Share> share;
+  if (const auto it = m_pods.find(pod_key); it != m_pods.end()) {
+    const auto& p = it->second;
+    if (!p.node.empty() && !p.terminated()) {
+      share = Share{p.node, p.gpus, p.cpu_milli, p.memory_bytes, true};
+    }
   }
-  // Deterministic node order (NodeIds), whatever the hash map's order.
-  std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  std::vector<PodView> pods;
-  pods.reserve(m_pods.size());
-  for (const auto& [key, p] : m_pods) {
-    pods.push_back(p);
+  set_share_locked(m_pod_shares, pod_key, std::move(share));
+}
+
+void WatchController::account_job_locked(const std::string& job_key_) {
+  const JobView* job = nullptr;
+  if (const auto it = m_jobs.find(job_key_); it != m_jobs.end()) {
+    job = &it->second;
+  } else if (const auto r = m_reservations.find(job_key_); r != m_reservations.end()) {
+    job = &r->second.job;  // counts like a Job whose pods are not visible yet
   }
-  std::vector<JobView> jobs;
-  jobs.reserve(m_jobs.size() + m_reservations.size());
-  for (const auto& [key, j] : m_jobs) {
-    jobs.push_back(j);
+  std::optional<Share> share;
+  if (job != nullptr && job->live() && !job->node.empty() && (job->uid.empty() || !m_visible.contains(job->uid))) {
+    share = Share{job->node, job->gpus, job->cpu_milli, job->memory_bytes, false};
   }
-  // Reservations count like Jobs whose pods are not visible yet.
-  for (const auto& [key, r] : m_reservations) {
-    jobs.push_back(r.job);
+  set_share_locked(m_job_shares, job_key_, std::move(share));
+}
+
+void WatchController::release_reservation_locked(const std::string& job_key_) {
+  if (m_reservations.erase(job_key_) > 0) {
+    account_job_locked(job_key_);
   }
-  m_snapshot = build_cluster_state(nodes, pods, jobs);
-  for (const auto& w : m_snapshot.warnings) {
-    spdlog::debug("{}", w);
+}
+
+void WatchController::apply_usage_locked(sched::NodeId id) {
+  auto& state = m_snapshot.state;
+  const auto& spec = state.spec(id);
+  Usage u;
+  if (const auto it = m_usage.find(spec.name); it != m_usage.end()) {
+    u = it->second;
   }
-  m_dirty = false;
+  auto& usage = m_snapshot.usage[id];
+  usage.gpus_by_pods = static_cast<std::int32_t>(u.gpus_by_pods);
+  usage.gpus_by_jobs = static_cast<std::int32_t>(u.gpus_by_jobs);
+  usage.overcommitted = u.gpus > spec.gpu_count || u.cpu_milli > spec.cpu_milli || u.memory_bytes > spec.memory_bytes;
+  if (usage.overcommitted) {
+    spdlog::debug("Node {}: more is in use than it has (GPUs {}/{}, CPU {}m/{}m, memory {}/{}); counted as full",
+                  spec.name, u.gpus, spec.gpu_count, u.cpu_milli, spec.cpu_milli, u.memory_bytes, spec.memory_bytes);
+  }
+  sched::Allocation a;
+  a.cpu_milli = std::clamp<std::int64_t>(u.cpu_milli, 0, spec.cpu_milli);
+  a.memory_bytes = std::clamp<std::int64_t>(u.memory_bytes, 0, spec.memory_bytes);
+  const auto used = static_cast<int>(std::clamp<std::int64_t>(u.gpus, 0, spec.gpu_count));
+  a.gpu_mask = used >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << used) - 1;
+  a.gpu_milli = sched::k_milli_per_gpu;
+  if (a.cpu_milli == 0 && a.memory_bytes == 0 && a.gpu_mask == 0) {
+    return;
+  }
+  if (auto s = state.allocate(id, a); !s.ok()) {
+    spdlog::debug("Node {}: {}", spec.name, s.error().message());
+  }
+}
+
+void WatchController::refresh_locked() {
+  if (m_rebuild) {
+    std::vector<const sched::NodeSpec*> nodes;
+    nodes.reserve(m_nodes.size());
+    for (const auto& [name, spec] : m_nodes) {
+      nodes.push_back(&spec);
+    }
+    // Deterministic node order (NodeIds), whatever the hash map's order.
+    std::sort(nodes.begin(), nodes.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
+    m_snapshot = ClusterSnapshot{};
+    for (const auto* n : nodes) {
+      if (auto id = m_snapshot.state.add_node(*n); !id.ok()) {
+        spdlog::debug("Node {}: {}", n->name, id.error().message());
+      }
+    }
+    m_snapshot.usage.resize(m_snapshot.state.size());
+    for (sched::NodeId id = 0; id < m_snapshot.state.size(); ++id) {
+      apply_usage_locked(id);
+    }
+    m_rebuild = false;
+    m_stale.clear();
+    return;
+  }
+  for (const auto& name : m_stale) {
+    if (const auto id = m_snapshot.state.find(name)) {
+      (void)m_snapshot.state.clear(*id);
+      m_snapshot.usage[*id] = NodeUsage{};
+      apply_usage_locked(*id);
+    }
+  }
+  m_stale.clear();
+}
+
+// ---- strict queueing across keys ----
+
+std::optional<std::string> WatchController::strict_blocker_locked(const QueuePosition& position) const {
+  for (const auto& ahead : m_unplaceable_order) {
+    if (!(ahead < position)) {
+      break;
+    }
+    if (std::get<2>(ahead) != std::get<2>(position)) {
+      return std::get<2>(ahead);
+    }
+  }
+  return std::nullopt;
+}
+
+void WatchController::set_unplaceable_locked(const std::string& key, std::optional<QueuePosition> position) {
+  const auto it = m_unplaceable.find(key);
+  if (it != m_unplaceable.end()) {
+    if (position && *position == it->second) {
+      return;
+    }
+    // The head of the queue moves on: what waited behind it may start now.
+    if (!m_unplaceable_order.empty() && *m_unplaceable_order.begin() == it->second) {
+      m_wake_head = true;
+    }
+    m_unplaceable_order.erase(it->second);
+    m_unplaceable.erase(it);
+  }
+  if (position) {
+    m_unplaceable_order.insert(*position);
+    m_unplaceable.emplace(key, std::move(*position));
+  }
 }
 
 // ---- workers ----
 
+void WatchController::own_write(const std::string& key, const std::string& resource_version) {
+  std::lock_guard lock(m_state_mutex);
+  auto& versions = m_own_versions[key];
+  versions.push_back(resource_version);
+  if (versions.size() > 8) {
+    versions.erase(versions.begin());  // echoes the watch never delivered (a re-list skipped them)
+  }
+}
+
+void WatchController::settle_echoes(const std::string& key) {
+  bool changed = false;
+  {
+    std::lock_guard lock(m_state_mutex);
+    m_in_flight.erase(key);
+    const auto seen = m_seen_in_flight.find(key);
+    if (seen == m_seen_in_flight.end()) {
+      return;
+    }
+    auto own = m_own_versions.find(key);
+    for (const auto& version : seen->second) {
+      bool echo = false;
+      if (own != m_own_versions.end() && !version.empty()) {
+        auto& versions = own->second;
+        if (auto v = std::find(versions.begin(), versions.end(), version); v != versions.end()) {
+          versions.erase(versions.begin(), v + 1);
+          echo = true;
+        }
+      }
+      changed = changed || !echo;
+    }
+    if (own != m_own_versions.end() && (changed || own->second.empty())) {
+      m_own_versions.erase(own);  // someone else's change is newer than every write of this loop
+    }
+    m_seen_in_flight.erase(seen);
+  }
+  if (changed) {
+    m_queue.add(key);  // someone else changed it meanwhile: decide again
+  }
+}
+
 Status WatchController::process(const std::string& key) {
+  {
+    std::lock_guard lock(m_state_mutex);
+    m_in_flight.insert(key);
+  }
+  auto s = reconcile_key(key);
+  settle_echoes(key);
+  return s;
+}
+
+Status WatchController::reconcile_key(const std::string& key) {
   const auto started = std::chrono::steady_clock::now();
   const auto now = m_client->clock().now();
   const auto obj = m_workload_informer->get(key);
   std::vector<json> workload_objects;
   if (obj) {
     workload_objects.push_back(*obj);
+  }
+  {
+    // The cache does not show this loop's last write of the workload yet
+    // (its echo is on the way): deciding from the older copy would only
+    // conflict. Its echo queues the key again.
+    std::lock_guard lock(m_state_mutex);
+    if (auto it = m_own_versions.find(key); it != m_own_versions.end() && obj) {
+      auto& versions = it->second;
+      const auto cached = obj->value("metadata", json::object()).value("resourceVersion", "");
+      if (auto v = std::find(versions.begin(), versions.end(), cached); v != versions.end()) {
+        versions.erase(versions.begin(), v + 1);
+        if (versions.empty()) {
+          m_own_versions.erase(it);
+        }
+      } else {
+        m_awaiting_echo.insert(key);
+        return Status();
+      }
+    }
   }
   const std::uint64_t seed = fnv1a(key, m_options.seed ^ (m_pass.fetch_add(1) * 0x9e3779b97f4a7c15ULL));
   Observed observed = observed_from_json(workload_objects, {}, {}, {}, now, seed);
@@ -437,9 +712,11 @@ Status WatchController::process(const std::string& key) {
     spdlog::warn("{}", w);
   }
 
-  // The status names a Job the cache does not hold (its watch lags behind the
-  // workload's, or a re-list is under way): ask the server before reconcile()
-  // concludes the Job was deleted and starts another attempt.
+  // The status names a Job neither the cache nor the ledger holds (a Job
+  // another process created, e.g. before a leader change, that the Job watch
+  // has not shown yet): ask the server before reconcile() concludes the Job
+  // was deleted and starts another attempt. A Job this loop created is in
+  // the ledger until the cache shows it, so it is never asked for.
   std::optional<JobView> confirmed_job;
   if (!observed.workloads.empty()) {
     const auto& w = observed.workloads.front();
@@ -467,8 +744,7 @@ Status WatchController::process(const std::string& key) {
     }
   }
 
-  Plan plan;
-  std::vector<std::string> reserved;
+  // This workload's Jobs and pods (copies: reconcile runs without the lock).
   {
     std::lock_guard lock(m_state_mutex);
     if (confirmed_job && !m_jobs.contains(job_key(confirmed_job->namespace_name, confirmed_job->name))) {
@@ -492,12 +768,30 @@ Status WatchController::process(const std::string& key) {
         observed.jobs.push_back(r.job);
       }
     }
-    if (m_dirty) {
-      rebuild_locked();
+  }
+
+  // Only a workload that is to be placed takes the lock and brings the
+  // cluster state up to date; it holds the lock from its placement to its
+  // booking, so no two workers book the same GPUs.
+  const bool strict = m_options.reconcile.queueing == sched::QueueingPolicy::strict;
+  std::unique_lock placing(m_state_mutex, std::defer_lock);
+  bool blocked = false;
+  ReconcileOptions options = m_options.reconcile;
+  options.placement = [&]() {
+    placing.lock();
+    refresh_locked();
+    ReconcileOptions::Placement p;
+    p.cluster = &m_snapshot;
+    if (strict && observed.workloads.size() == 1) {
+      const auto& w = observed.workloads.front();
+      p.blocked_by = strict_blocker_locked({-w.spec.priority, created_seconds(w), key});
+      blocked = p.blocked_by.has_value();
     }
-    ReconcileOptions options = m_options.reconcile;
-    options.cluster = &m_snapshot;
-    plan = reconcile(observed, options);
+    return p;
+  };
+  Plan plan = reconcile(observed, options);
+  std::vector<std::string> reserved;
+  if (placing.owns_lock()) {
     // Book each new Job until the cache shows it.
     for (const auto& a : plan.actions) {
       if (a.kind != ActionKind::create_job) {
@@ -505,17 +799,30 @@ Status WatchController::process(const std::string& key) {
       }
       auto view = job_view_from_json(a.job);
       if (!view.ok()) {
-        m_dirty = true;  // the snapshot holds a booking nothing accounts for
+        m_rebuild = true;  // the state holds a booking nothing accounts for
         continue;
       }
       view->namespace_name = a.namespace_name;
+      // The node is derived again from the accounting (as a fresh build would).
+      m_stale.insert(view->node);
       const auto jk = job_key(a.namespace_name, a.job_name);
       if (m_jobs.contains(jk)) {
         continue;  // already there (adoption): it is counted as it is
       }
       m_reservations[jk] = Reservation{std::move(*view), std::chrono::steady_clock::now()};
+      account_job_locked(jk);
       reserved.push_back(jk);
     }
+    if (strict && observed.workloads.size() == 1) {
+      const auto& w = observed.workloads.front();
+      // It blocks the queue behind it while its own placement fails.
+      std::optional<QueuePosition> position;
+      if (!blocked && plan.counts.unschedulable > 0) {
+        position = QueuePosition{-w.spec.priority, created_seconds(w), key};
+      }
+      set_unplaceable_locked(key, std::move(position));
+    }
+    placing.unlock();
   }
   for (const auto& w : plan.warnings) {
     spdlog::debug("{}", w);
@@ -537,7 +844,8 @@ Status WatchController::process(const std::string& key) {
     }
   }
   // A create that may not have happened: ask the server once; a Job that is
-  // not there releases its GPUs now (else the cache event or the TTL will).
+  // not there releases its GPUs now (else the cache event will, or the
+  // ledger's check of Jobs the cache never showed).
   if (!reserved.empty() && (!ok || report.workloads_skipped > 0)) {
     for (const auto& jk : reserved) {
       const auto slash = jk.find('/');
@@ -577,6 +885,10 @@ Status WatchController::process(const std::string& key) {
   }
   m_queue.forget(key);
   requeue_after_plan(key, plan);
+  if (report.workloads_skipped > 0) {
+    // Changed meanwhile (its write lost a race): decide again from the new state.
+    m_queue.add_rate_limited(key);
+  }
   if (!obj && !observed.jobs.empty() && plan.empty()) {
     // Jobs whose workload is gone, still within their grace period: look again.
     m_queue.add_after(key, std::chrono::seconds(30));
@@ -602,27 +914,36 @@ void WatchController::worker_loop() {
   }
 }
 
-// ---- the ticker: start-up, wake-ups, resync, reservation expiry, gauges ----
+// ---- the ticker: start-up, wake-ups, resync, the ledger's check, gauges ----
 
 void WatchController::wake_pending() {
+  const bool strict = m_options.reconcile.queueing == sched::QueueingPolicy::strict;
   std::vector<std::string> wake;
   {
     std::lock_guard lock(m_state_mutex);
-    if (m_wake_nodes.empty() && !m_wake_all) {
+    if (m_wake_nodes.empty() && !m_wake_all && !m_wake_head) {
       return;
     }
-    if (m_dirty) {
-      rebuild_locked();
-    }
+    refresh_locked();
     // Free whole GPUs where capacity freed, then the pending workloads (queue
     // order) that fit in it: the ones that could start now, not every one.
+    // When the head of a strict queue went away, the whole cluster's.
     std::int64_t budget = 0;
     std::int32_t largest = 0;
-    for (const auto& name : m_wake_nodes) {
-      if (const auto id = m_snapshot.state.find(name)) {
-        const auto free = m_snapshot.state.whole_free_gpus(*id);
-        budget += free;
-        largest = std::max(largest, free);
+    const auto count = [&](sched::NodeId id) {
+      const auto free = m_snapshot.state.whole_free_gpus(id);
+      budget += free;
+      largest = std::max(largest, free);
+    };
+    if (m_wake_head) {
+      for (sched::NodeId id = 0; id < m_snapshot.state.size(); ++id) {
+        count(id);
+      }
+    } else {
+      for (const auto& name : m_wake_nodes) {
+        if (const auto id = m_snapshot.state.find(name)) {
+          count(*id);
+        }
       }
     }
     if (m_wake_all) {
@@ -631,12 +952,18 @@ void WatchController::wake_pending() {
     }
     m_wake_nodes.clear();
     m_wake_all = false;
+    m_wake_head = false;
     for (const auto& [neg_priority, created, key] : m_pending_order) {
       if (budget <= 0) {
         break;
       }
       const auto& e = m_pending.at(key);
       if (e.gpus > largest) {
+        if (strict) {
+          // Nothing behind it may start before it; it may fit elsewhere now.
+          wake.push_back(key);
+          break;
+        }
         continue;
       }
       wake.push_back(key);
@@ -677,6 +1004,49 @@ void WatchController::update_watch_gauges() {
   }
 }
 
+void WatchController::check_reservations() {
+  // A Job the ledger holds that the cache has not shown for a long time:
+  // ask the server. Only one that is not there gives its GPUs back; one that
+  // is stays booked (the cache will show it), so a slow Job watch never
+  // lets two workloads book the same GPUs.
+  std::vector<std::string> overdue;
+  {
+    std::lock_guard lock(m_state_mutex);
+    const auto real_now = std::chrono::steady_clock::now();
+    for (const auto& [jk, r] : m_reservations) {
+      if (real_now - r.made > m_options.reservation_ttl) {
+        overdue.push_back(jk);
+      }
+    }
+  }
+  for (const auto& jk : overdue) {
+    const auto slash = jk.find('/');
+    auto got = m_client->get(kube::resources::jobs(), jk.substr(0, slash), jk.substr(slash + 1));
+    std::string workload;
+    {
+      std::lock_guard lock(m_state_mutex);
+      auto it = m_reservations.find(jk);
+      if (it == m_reservations.end()) {
+        continue;  // the cache showed it meanwhile
+      }
+      if (got) {
+        spdlog::debug("Job {} exists but the Job cache has not shown it yet: still booked", jk);
+        it->second.made = std::chrono::steady_clock::now();
+        continue;
+      }
+      if (got.error().code() != ErrorCode::not_found) {
+        continue;  // unknown: ask again at the next check
+      }
+      spdlog::warn("Job {} was never seen after its create and the server does not have it: releasing its GPUs", jk);
+      workload = workload_key_of_job(it->second.job);
+      release_reservation_locked(jk);
+    }
+    if (!workload.empty()) {
+      m_queue.add(workload);
+    }
+  }
+}
+
 void WatchController::update_gauges() {
   update_watch_gauges();
   if (!m_metrics) {
@@ -689,9 +1059,7 @@ void WatchController::update_gauges() {
     for (const auto& [key, phase] : m_phases) {
       phases[std::string(model::to_string(phase))] += 1;
     }
-    if (m_dirty) {
-      rebuild_locked();
-    }
+    refresh_locked();
     const auto& state = m_snapshot.state;
     nodes.reserve(state.size());
     for (sched::NodeId id = 0; id < state.size(); ++id) {
@@ -760,21 +1128,7 @@ void WatchController::ticker_loop(std::stop_token stop) {
       std::lock_guard lock(m_stats_mutex);
       ++m_stats.resyncs;
     }
-    {
-      // Reservations whose Job never appeared (a create that failed in a way
-      // the worker could not confirm): give the GPUs back eventually.
-      std::lock_guard lock(m_state_mutex);
-      const auto real_now = std::chrono::steady_clock::now();
-      for (auto it = m_reservations.begin(); it != m_reservations.end();) {
-        if (real_now - it->second.made > m_options.reservation_ttl) {
-          spdlog::warn("Job {} was never seen after its create: releasing its reservation", it->first);
-          it = m_reservations.erase(it);
-          m_dirty = true;
-        } else {
-          ++it;
-        }
-      }
-    }
+    check_reservations();
     if (now >= next_gauges) {
       next_gauges = now + std::chrono::seconds(1);
       update_gauges();

@@ -140,4 +140,20 @@ Status ClusterState::release(NodeId id, const Allocation& a) {
   return {};
 }
 
+Status ClusterState::clear(NodeId id) {
+  if (id >= size()) {
+    return Error(ErrorCode::internal, fmt::format("clear: no node with id {}", id));
+  }
+  const auto& spec = m_specs[id];
+  m_cpu_free[id] = spec.cpu_milli;
+  m_mem_free[id] = spec.memory_bytes;
+  auto* gpus = m_gpu_free.data() + m_gpu_offset[id];
+  for (int g = 0; g < spec.gpu_count; ++g) {
+    m_used_gpu_milli -= k_milli_per_gpu - gpus[g];
+    gpus[g] = k_milli_per_gpu;
+  }
+  refresh_gpu_summary(id);
+  return {};
+}
+
 }  // namespace gpuorch::sched

@@ -2,9 +2,11 @@
 // placing at once on a cluster too small for everything never double-book,
 // pending work is woken when capacity frees, retries follow the policy, and
 // stop() drains.
+#include <gpuorch/control/job_builder.hpp>
 #include <gpuorch/control/watch_controller.hpp>
 #include <gpuorch/kube/client.hpp>
 #include <gpuorch/kube/rest_config.hpp>
+#include <gpuorch/model/workload.hpp>
 #include <gpuorch/obs/http_server.hpp>
 #include <gpuorch/obs/metrics.hpp>
 
@@ -28,14 +30,15 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::unique_ptr<chaos::Harness> start_sandbox(const chaos::TempDir& dir, int nodes, double failure_rate) {
+std::unique_ptr<chaos::Harness> start_sandbox(const chaos::TempDir& dir, int nodes, double failure_rate,
+                                              milliseconds job_duration = milliseconds(300)) {
   sandbox::SandboxOptions so;
   sandbox::NodePool pool;
   pool.name = "gpu";
   pool.count = nodes;
   pool.gpus_per_node = 8;
   so.cluster.pools = {pool};
-  so.cluster.job_duration = milliseconds(300);
+  so.cluster.job_duration = job_duration;
   so.cluster.failure_rate = failure_rate;
   so.cluster.seed = 11;
   so.cluster.tick = milliseconds(20);
@@ -54,6 +57,60 @@ json workload(const std::string& name, int gpus, int max_retries) {
             {"gpuCount", gpus},
             {"image", "busybox"},
             {"retryPolicy", {{"maxRetries", max_retries}, {"backoffSeconds", 1}, {"maxBackoffSeconds", 1}}}}}};
+}
+
+json with_priority(json w, int priority) {
+  w["spec"]["priority"] = priority;
+  return w;
+}
+
+// The stored workload `name` of namespace ml (null when absent).
+json stored(chaos::Harness& h, const std::string& name) {
+  for (auto& w : h.workloads()) {
+    if (w["metadata"].value("name", "") == name) {
+      return w;
+    }
+  }
+  return nullptr;
+}
+
+std::string phase_of(chaos::Harness& h, const std::string& name) {
+  const auto w = stored(h, name);
+  return w.is_object() ? w.value("status", json::object()).value("phase", "") : "";
+}
+
+// The Jobs of workload `name` (label gpuorch.io/workload).
+std::vector<json> jobs_of(chaos::Harness& h, const std::string& name) {
+  std::vector<json> out;
+  for (auto& j : h.jobs()) {
+    if (j["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "") == name) {
+      out.push_back(j);
+    }
+  }
+  return out;
+}
+
+// Makes list and watch of `resources` fail, so their caches stop following
+// the server (their current watches end within the informers' 1 s timeout).
+void blind(chaos::Harness& h, const std::vector<std::string>& resources) {
+  sandbox::FaultConfig faults;
+  for (const auto& r : resources) {
+    for (const char* verb : {"list", "watch"}) {
+      sandbox::ErrorRule rule;
+      rule.verb = verb;
+      rule.resource = r;
+      rule.code = 500;
+      rule.rate = 1.0;
+      faults.errors.push_back(rule);
+    }
+  }
+  h.sandbox().faults().set(faults);
+}
+
+std::uint64_t requests_of(chaos::Harness& h, const std::string& what) {
+  const auto all = h.sandbox().faults().requests();
+  const auto it = all.find(what);
+  return it == all.end() ? 0 : it->second;
 }
 
 bool all_terminal(chaos::Harness& h, std::size_t expected) {
@@ -442,5 +499,153 @@ TEST_CASE("WatchController liveness fails while its ticker does not tick and pas
 
   clock->paused = false;
   CHECK(eventually([&] { return controller.liveness().ok(); }, std::chrono::seconds(20)));
+  CHECK(controller.stop(std::chrono::seconds(10)));
+}
+
+TEST_CASE("WatchController strict queueing: nothing starts behind a pending workload that does not fit") {
+  chaos::TempDir dir;
+  // One node of 8 GPUs; Jobs run 4 s.
+  auto h = start_sandbox(dir, 1, 0, milliseconds(4000));
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  WatchControllerOptions options;
+  options.workers = 4;
+  options.reconcile.queueing = sched::QueueingPolicy::strict;
+  WatchController controller(*client, options);
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+
+  // hog takes 4 GPUs; high (priority 10) needs all 8 and waits for it.
+  REQUIRE(h->create_workload(workload("hog", 4, 0)).ok());
+  REQUIRE(eventually([&] { return jobs_of(*h, "hog").size() == 1; }, milliseconds(10000)));
+  REQUIRE(h->create_workload(with_priority(workload("high", 8, 0), 10)).ok());
+  REQUIRE(eventually(
+      [&] {
+        const auto w = stored(*h, "high");
+        return w.is_object() && !w.value("status", json::object()).value("message", "").empty();
+      },
+      milliseconds(10000)));
+  CHECK(jobs_of(*h, "high").empty());
+  // low would fit beside hog, but high is ahead of it in queue order.
+  REQUIRE(h->create_workload(workload("low", 2, 0)).ok());
+  REQUIRE(eventually(
+      [&] {
+        const auto w = stored(*h, "low");
+        return w.is_object() && !w.value("status", json::object()).value("message", "").empty();
+      },
+      milliseconds(10000)));
+  const auto low = stored(*h, "low");
+  INFO(low.dump());
+  CHECK(low["status"].value("phase", "") == "Pending");
+  CHECK(low["status"].value("message", "").find("waiting behind ml/high (strict queueing)") != std::string::npos);
+  CHECK(jobs_of(*h, "low").empty());
+
+  // Once hog finishes, high starts, and low only after it.
+  REQUIRE(eventually([&] { return all_terminal(*h, 3); }, milliseconds(30000)));
+  const auto high_jobs = jobs_of(*h, "high");
+  const auto low_jobs = jobs_of(*h, "low");
+  REQUIRE(high_jobs.size() == 1);
+  REQUIRE(low_jobs.size() == 1);
+  const auto created = [](const json& j) { return j["metadata"].value("creationTimestamp", ""); };
+  CHECK(created(high_jobs.front()) <= created(low_jobs.front()));
+  CHECK(controller.stop(std::chrono::seconds(10)));
+  CHECK(h->sandbox().stats()["cluster"].value("violations", -1) == 0);
+}
+
+TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cache lags") {
+  chaos::TempDir dir;
+  // One node of 8 GPUs; the first Job runs long.
+  auto h = start_sandbox(dir, 1, 0, milliseconds(60000));
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  WatchControllerOptions options;
+  options.workers = 2;
+  options.reservation_ttl = milliseconds(200);
+  options.informer.watch_timeout_seconds = 1;
+  options.informer.backoff_base = milliseconds(50);
+  options.informer.backoff_cap = milliseconds(200);
+  WatchController controller(*client, options);
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  // Neither the Job nor its pods reach the caches: only the ledger knows.
+  blind(*h, {"jobs", "pods"});
+  std::this_thread::sleep_for(milliseconds(1500));
+
+  REQUIRE(h->create_workload(workload("first", 8, 0)).ok());
+  REQUIRE(eventually([&] { return phase_of(*h, "first") == "Scheduled"; }, milliseconds(10000)));
+  const auto gets_before = requests_of(*h, "get jobs");
+  // Several checks of the ledger later (its Job exists: still booked), a
+  // second workload of 8 GPUs must not get the same GPUs.
+  std::this_thread::sleep_for(milliseconds(1000));
+  CHECK(requests_of(*h, "get jobs") > gets_before);  // the ledger asked the server, not the lagging cache
+  REQUIRE(h->create_workload(workload("second", 8, 0)).ok());
+  REQUIRE(eventually(
+      [&] {
+        const auto w = stored(*h, "second");
+        return w.is_object() && !w.value("status", json::object()).value("message", "").empty();
+      },
+      milliseconds(10000)));
+  std::this_thread::sleep_for(milliseconds(500));
+  CHECK(phase_of(*h, "second") == "Pending");
+  CHECK(jobs_of(*h, "second").empty());
+  CHECK(jobs_of(*h, "first").size() == 1);
+  CHECK(phase_of(*h, "first") == "Scheduled");
+  CHECK(stored(*h, "first")["status"].value("retryCount", 0) == 0);
+  CHECK(controller.stats().reservations == 1);
+
+  // The caches catch up: the Job replaces its reservation.
+  h->sandbox().faults().set(sandbox::FaultConfig{});
+  CHECK(eventually([&] { return controller.stats().reservations == 0; }, milliseconds(10000)));
+  CHECK(controller.stop(std::chrono::seconds(10)));
+}
+
+TEST_CASE("WatchController asks the server about a Job it did not create that the cache lacks") {
+  chaos::TempDir dir;
+  auto h = start_sandbox(dir, 1, 0, milliseconds(60000));
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h->new_client(co);
+  REQUIRE(client.ok());
+  WatchControllerOptions options;
+  options.workers = 2;
+  options.informer.watch_timeout_seconds = 1;
+  options.informer.backoff_base = milliseconds(50);
+  options.informer.backoff_cap = milliseconds(200);
+  WatchController controller(*client, options);
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  blind(*h, {"jobs", "gpuworkloads"});
+  std::this_thread::sleep_for(milliseconds(1500));
+
+  // As another instance (e.g. the leader before a takeover) left it: the
+  // workload Scheduled with Job other-0, which exists on the server only.
+  auto nodes = (*client)->list(kube::resources::nodes(), "");
+  REQUIRE(nodes.ok());
+  const auto node = (*nodes)["items"][0]["metadata"].value("name", "");
+  json w = workload("other", 2, 3);
+  w["metadata"]["finalizers"] = json::array({"gpuorch.io/cleanup"});
+  w["status"] = {{"phase", "Scheduled"}, {"jobName", "other-0"}, {"assignedNode", node}, {"retryCount", 0}};
+  REQUIRE(h->create_workload_in_store(w).ok());
+  auto created = stored(*h, "other");
+  REQUIRE(created.is_object());
+  auto model = model::workload_from_json(created);
+  REQUIRE(model.ok());
+  REQUIRE((*client)->create(kube::resources::jobs(), "ml", build_job(*model, node, 0, JobOptions{})).ok());
+  const auto gets_before = requests_of(*h, "get jobs");
+
+  // The workload cache catches up, the Job cache does not.
+  blind(*h, {"jobs"});
+  REQUIRE(eventually([&] { return requests_of(*h, "get jobs") > gets_before; }, milliseconds(10000)));
+  std::this_thread::sleep_for(milliseconds(1000));
+  const auto after = stored(*h, "other");
+  INFO(after.dump());
+  CHECK(after["status"].value("retryCount", -1) == 0);
+  CHECK(after["status"].value("jobName", "") == "other-0");
+  CHECK(jobs_of(*h, "other").size() == 1);
+  h->sandbox().faults().set(sandbox::FaultConfig{});
   CHECK(controller.stop(std::chrono::seconds(10)));
 }

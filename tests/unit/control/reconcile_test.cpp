@@ -4,6 +4,7 @@
 #include <gpuorch/control/reconcile.hpp>
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -294,6 +295,45 @@ TEST_CASE("strict queueing stops behind a blocked head, best effort lets small w
   CHECK(find(s, "small", ActionKind::update_status)->status.message == "waiting behind ml/big (strict queueing)");
   const Plan b = world.plan();
   CHECK(find(b, "small", ActionKind::create_job) != nullptr);
+}
+
+TEST_CASE("the placement hook: asked only when something is to be placed, its blocker honoured") {
+  World world;
+  world.nodes = {node_json("a", 4)};
+  const Observed one_node = observed_from_json({}, {}, {}, world.nodes, k_now, 42);
+  ClusterSnapshot snapshot = build_cluster_state(one_node);
+  int asked = 0;
+  std::optional<std::string> blocker;
+  ReconcileOptions options;
+  options.placement = [&] {
+    ++asked;
+    return ReconcileOptions::Placement{&snapshot, blocker};
+  };
+  SUBCASE("a workload that follows its Job never asks") {
+    world.workloads = {tracked("run", 2, "Running")};
+    world.jobs = {job_for("run", 0, "a", 2)};
+    const Plan plan = world.plan(options);
+    CHECK(asked == 0);
+    CHECK(plan.node_gpus.empty());
+  }
+  SUBCASE("a pending workload books into the caller's state") {
+    world.workloads = {tracked("w", 3, "Pending")};
+    const Plan plan = world.plan(options);
+    CHECK(asked == 1);
+    REQUIRE(find(plan, "w", ActionKind::create_job) != nullptr);
+    CHECK(snapshot.state.whole_free_gpus(0) == 1);
+    CHECK(plan.node_gpus.empty());
+  }
+  SUBCASE("a blocker from the caller holds every candidate back, even one that fits") {
+    blocker = "ml/ahead";
+    world.workloads = {tracked("w", 1, "Pending")};
+    const Plan plan = world.plan(options);
+    CHECK(asked == 1);
+    CHECK(find(plan, "w", ActionKind::create_job) == nullptr);
+    CHECK(find(plan, "w", ActionKind::update_status)->status.message == "waiting behind ml/ahead (strict queueing)");
+    CHECK(plan.counts.unschedulable == 1);
+    CHECK(snapshot.state.whole_free_gpus(0) == 4);
+  }
 }
 
 TEST_CASE("a Job pinned to a node but without a visible pod is never double-booked") {

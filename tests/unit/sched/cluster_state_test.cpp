@@ -43,6 +43,22 @@ TEST_CASE("ClusterState tracks per-GPU free capacity") {
     CHECK(state.used_gpu_milli() == 0);
     CHECK_FALSE(state.release(0, share).ok());
   }
+  SUBCASE("clear frees one node entirely and leaves the others") {
+    REQUIRE(state.allocate(0, Allocation{2000, 2 * k_gi, 0b1100, 1000}).ok());
+    REQUIRE(state.allocate(1, Allocation{0, 0, 0b01, 1000}).ok());
+    CHECK(state.used_gpu_milli() == 3300);
+    const auto before = state.version(0);
+    REQUIRE(state.clear(0).ok());
+    CHECK(state.gpu_free_milli(0) == 4000);
+    CHECK(state.whole_free_gpus(0) == 4);
+    CHECK(state.max_gpu_free(0) == 1000);
+    CHECK(state.cpu_free(0) == state.spec(0).cpu_milli);
+    CHECK(state.memory_free(0) == state.spec(0).memory_bytes);
+    CHECK(state.version(0) > before);
+    CHECK(state.whole_free_gpus(1) == 1);
+    CHECK(state.used_gpu_milli() == 1000);
+    CHECK_FALSE(state.clear(7).ok());
+  }
 }
 
 TEST_CASE("ClusterState rejects malformed nodes") {

@@ -28,6 +28,12 @@ struct ExecutorOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   /// Called between workloads (e.g. to renew a Lease); an error stops the pass.
   std::function<Status()> checkpoint;
+  /// Called after each successful write of a workload itself (finalizer or
+  /// status) with its namespace, name and the resourceVersion the server gave
+  /// the result, from the thread that wrote it: a watcher can tell the echo
+  /// of its own write from someone else's change.
+  std::function<void(const std::string& namespace_name, const std::string& name, const std::string& resource_version)>
+      on_workload_written;
 };
 
 /// What applying a plan did.

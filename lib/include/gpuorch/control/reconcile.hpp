@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <gpuorch/control/observe.hpp>
@@ -26,6 +28,19 @@ struct ReconcileOptions {
   /// keeps one from its caches and reconciles one workload at a time, so
   /// Observed then holds that workload with only its own Jobs and pods.
   ClusterSnapshot* cluster = nullptr;
+  /// What a pass that places into a caller's state gets from the caller.
+  struct Placement {
+    ClusterSnapshot* cluster = nullptr;
+    /// Strict queueing across passes: a workload ahead of this pass's
+    /// candidates (queue order) that is still pending and could not be
+    /// placed; every candidate waits behind it, as behind a head of this pass.
+    std::optional<std::string> blocked_by;
+  };
+  /// Instead of `cluster`: called once, and only when the pass has a
+  /// workload to place, right before placing (so a caller can take its lock
+  /// and bring its state up to date only then; a workload that only follows
+  /// its Job never needs the cluster state).
+  std::function<Placement()> placement;
 };
 
 /// One reconcile pass, as a pure function: the actions that bring every

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -49,8 +50,10 @@ struct WatchControllerOptions {
   }();
   /// Seed of the Random strategy and retry jitter, mixed with each key.
   std::uint64_t seed = 0;
-  /// A reservation whose Job never shows up in the cache is dropped after this long.
-  std::chrono::milliseconds reservation_ttl{std::chrono::minutes(2)};
+  /// A Job of the ledger (created by this loop) that the Job cache has not
+  /// shown after this long is looked up on the server; only one the server
+  /// does not have gives its GPUs back (then checked again every this long).
+  std::chrono::milliseconds reservation_ttl{std::chrono::seconds(30)};
   /// How often queued wake-ups (capacity freed) and gauges are processed.
   std::chrono::milliseconds tick{std::chrono::milliseconds(50)};
   /// liveness() fails when keys have been ready this long with no worker
@@ -79,12 +82,20 @@ struct WatchStats {
 /// one-shot pass.
 ///
 /// Placement stays consistent across workers: one cluster state is kept from
-/// the caches, and a worker decides and books its placement into it under one
-/// lock before it creates the Job. The booking is held as a reservation (a
-/// Job as the worker built it) until the Job is seen in the cache, or the
-/// create is known to have failed, so no two workers book the same GPUs and a
-/// worker that looks at the workload again before the cache caught up adopts
-/// its own Job instead of placing twice. Pending workloads are woken when a
+/// the caches by deltas (each pod's and Job's share of its node; only the
+/// nodes that changed are derived again, and only when a workload is to be
+/// placed), and a worker decides and books its placement into it under one
+/// lock before it creates the Job. A workload that only follows its Job
+/// never takes that lock. The booking is held in a ledger (the Job as the
+/// worker built it) until the Job is seen in the cache, or the server says it
+/// is not there, so no two workers book the same GPUs and a worker that looks
+/// at the workload again before the cache caught up adopts its own Job
+/// instead of placing twice (the server is asked only about Jobs named by a
+/// status that neither the cache nor the ledger holds). The echo of the
+/// loop's own workload writes (the resourceVersion it wrote) and of its own
+/// Job creations queues nothing. With strict queueing, a workload whose own
+/// placement failed blocks every pending workload behind it in queue order
+/// (priority, creation, key) until it starts or leaves. Pending workloads are woken when a
 /// node, pod or Job event frees capacity on a node (only as many as could fit
 /// there, in queue order); each plan's requeue time (backoff deadlines, Job
 /// checks) becomes a delayed add; a periodic resync queues everything.
@@ -146,6 +157,25 @@ class WatchController {
     std::int64_t created = 0;
     std::int32_t gpus = 0;
   };
+  /// Queue order of a pending workload: (-priority, creation, key).
+  using QueuePosition = std::tuple<std::int32_t, std::int64_t, std::string>;
+  /// What is in use on one node, summed from the pods and Jobs on it.
+  struct Usage {
+    std::int64_t gpus = 0;
+    std::int64_t cpu_milli = 0;
+    std::int64_t memory_bytes = 0;
+    std::int64_t gpus_by_pods = 0;
+    std::int64_t gpus_by_jobs = 0;
+  };
+  /// One pod's or Job's share of a node's usage.
+  struct Share {
+    std::string node;
+    std::int64_t gpus = 0;
+    std::int64_t cpu_milli = 0;
+    std::int64_t memory_bytes = 0;
+    bool by_pod = false;
+    friend bool operator==(const Share&, const Share&) = default;
+  };
 
   void on_workload(const nlohmann::json* old_object, const nlohmann::json& object, bool deleted);
   void on_job(const nlohmann::json& object, bool deleted);
@@ -154,8 +184,21 @@ class WatchController {
   void worker_loop();
   void ticker_loop(std::stop_token stop);
   void wake_pending();
-  void rebuild_locked();
+  Status reconcile_key(const std::string& key);
+  void settle_echoes(const std::string& key);
+  void own_write(const std::string& key, const std::string& resource_version);
+  void check_reservations();
+  // The cluster state, kept from the caches by deltas (callers hold m_state_mutex).
+  void refresh_locked();
+  void apply_usage_locked(sched::NodeId id);
+  void set_share_locked(std::unordered_map<std::string, Share>& shares, const std::string& key,
+                        std::optional<Share> share);
+  void account_pod_locked(const std::string& pod_key);
+  void account_job_locked(const std::string& job_key);
   void release_reservation_locked(const std::string& job_key);
+  // Strict queueing across keys (callers hold m_state_mutex).
+  std::optional<std::string> strict_blocker_locked(const QueuePosition& position) const;
+  void set_unplaceable_locked(const std::string& key, std::optional<QueuePosition> position);
   void requeue_after_plan(const std::string& key, const Plan& plan);
   void update_gauges();
   void update_watch_gauges();
@@ -184,23 +227,42 @@ class WatchController {
   std::atomic<std::int64_t> m_workers_started_ns{0};
   std::atomic<std::uint64_t> m_pass{0};
 
-  // Typed views of the caches and the cluster state built from them.
+  // Typed views of the caches and the cluster state kept from them.
   mutable std::mutex m_state_mutex;
   std::unordered_map<std::string, sched::NodeSpec> m_nodes;                   // by name
   std::unordered_map<std::string, PodView> m_pods;                            // by ns/name
   std::unordered_map<std::string, JobView> m_jobs;                            // by ns/name
   std::unordered_map<std::string, std::set<std::string>> m_jobs_by_workload;  // ns/workload -> job keys
   std::unordered_map<std::string, std::set<std::string>> m_pods_by_job_uid;
-  std::unordered_map<std::string, std::string> m_job_by_uid;    // uid -> job key
-  std::unordered_map<std::string, Reservation> m_reservations;  // by job ns/name
+  std::unordered_map<std::string, std::string> m_job_by_uid;  // uid -> job key
+  // The ledger: Jobs this loop created (by ns/name), kept until the Job cache
+  // shows them or the server says they are not there.
+  std::unordered_map<std::string, Reservation> m_reservations;
+  // Usage per node, summed from each pod's and Job's (or reservation's)
+  // share; what build_cluster_state() would count, kept by deltas.
+  std::unordered_map<std::string, Usage> m_usage;           // by node name
+  std::unordered_map<std::string, Share> m_pod_shares;      // by pod ns/name
+  std::unordered_map<std::string, Share> m_job_shares;      // by Job ns/name
+  std::unordered_map<std::string, std::int32_t> m_visible;  // Job uid -> its pods bound or finished
   ClusterSnapshot m_snapshot;
-  bool m_dirty = true;
+  bool m_rebuild = true;                    // the node set changed: build the state anew
+  std::unordered_set<std::string> m_stale;  // nodes whose usage changed since the last refresh
   // Pending workloads by queue order (-priority, creation, key) for wake-ups.
-  std::set<std::tuple<std::int32_t, std::int64_t, std::string>> m_pending_order;
+  std::set<QueuePosition> m_pending_order;
   std::unordered_map<std::string, PendingEntry> m_pending;
   std::unordered_map<std::string, model::Phase> m_phases;  // every cached workload's phase
   std::set<std::string> m_wake_nodes;                      // nodes where capacity freed since the last tick
   bool m_wake_all = false;
+  bool m_wake_head = false;  // strict queueing: the head that blocked the queue is gone
+  // Strict queueing: pending workloads whose own placement failed, in queue order.
+  std::set<QueuePosition> m_unplaceable_order;
+  std::unordered_map<std::string, QueuePosition> m_unplaceable;
+  // Echoes of the loop's own writes: resourceVersions it wrote per workload,
+  // keys being reconciled, and changes seen meanwhile (decided at the end).
+  std::unordered_map<std::string, std::vector<std::string>> m_own_versions;
+  std::unordered_set<std::string> m_in_flight;
+  std::unordered_set<std::string> m_awaiting_echo;  // skipped until the cache shows its own write
+  std::unordered_map<std::string, std::vector<std::string>> m_seen_in_flight;
 
   mutable std::mutex m_stats_mutex;
   WatchStats m_stats;

@@ -114,6 +114,10 @@ class ClusterState {
   Status allocate(NodeId id, const Allocation& a);
   /// Gives an allocation back. Fails when it was not allocated.
   Status release(NodeId id, const Allocation& a);
+  /// Frees everything allocated on the node (it is as add_node left it, but
+  /// its version moves on). For a holder that re-derives one node's usage
+  /// from its own accounting instead of rebuilding the whole state.
+  Status clear(NodeId id);
 
   [[nodiscard]] std::int64_t total_gpu_milli() const noexcept { return m_total_gpu_milli; }
   [[nodiscard]] std::int64_t used_gpu_milli() const noexcept { return m_used_gpu_milli; }
