@@ -299,7 +299,7 @@ void WatchController::on_workload(const json* old_object, const json& object, bo
       }
     }
     if (!pending) {
-      set_unplaceable_locked(key, std::nullopt);
+      set_waiting_locked(key, std::nullopt, false);
     }
   }
   if (queue) {
@@ -607,22 +607,30 @@ std::optional<std::string> WatchController::strict_blocker_locked(const QueuePos
   return std::nullopt;
 }
 
-void WatchController::set_unplaceable_locked(const std::string& key, std::optional<QueuePosition> position) {
-  const auto it = m_unplaceable.find(key);
-  if (it != m_unplaceable.end()) {
-    if (position && *position == it->second) {
+void WatchController::set_waiting_locked(const std::string& key, std::optional<QueuePosition> position,
+                                         bool unplaceable) {
+  const auto it = m_waiting.find(key);
+  if (it != m_waiting.end()) {
+    if (position && *position == it->second.position && unplaceable == it->second.unplaceable) {
       return;
     }
-    // The head of the queue moves on: what waited behind it may start now.
-    if (!m_unplaceable_order.empty() && *m_unplaceable_order.begin() == it->second) {
-      m_wake_head = true;
+    if (it->second.unplaceable) {
+      // The head of a strict queue moves on: what waited behind it may start now.
+      if (m_options.reconcile.queueing == sched::QueueingPolicy::strict && !m_unplaceable_order.empty() &&
+          *m_unplaceable_order.begin() == it->second.position) {
+        m_wake_head = true;
+      }
+      m_unplaceable_order.erase(it->second.position);
     }
-    m_unplaceable_order.erase(it->second);
-    m_unplaceable.erase(it);
+    m_waiting_order.erase(it->second.position);
+    m_waiting.erase(it);
   }
   if (position) {
-    m_unplaceable_order.insert(*position);
-    m_unplaceable.emplace(key, std::move(*position));
+    m_waiting_order.insert(*position);
+    if (unplaceable) {
+      m_unplaceable_order.insert(*position);
+    }
+    m_waiting.emplace(key, Waiting{std::move(*position), unplaceable});
   }
 }
 
@@ -813,14 +821,15 @@ Status WatchController::reconcile_key(const std::string& key) {
       account_job_locked(jk);
       reserved.push_back(jk);
     }
-    if (strict && observed.workloads.size() == 1) {
+    if (observed.workloads.size() == 1) {
+      // Left pending: woken when capacity frees; with strict queueing, one
+      // whose own placement failed blocks the queue behind it.
       const auto& w = observed.workloads.front();
-      // It blocks the queue behind it while its own placement fails.
       std::optional<QueuePosition> position;
-      if (!blocked && plan.counts.unschedulable > 0) {
+      if (plan.counts.unschedulable > 0) {
         position = QueuePosition{-w.spec.priority, created_seconds(w), key};
       }
-      set_unplaceable_locked(key, std::move(position));
+      set_waiting_locked(key, std::move(position), !blocked);
     }
     placing.unlock();
   }
@@ -953,11 +962,15 @@ void WatchController::wake_pending() {
     m_wake_nodes.clear();
     m_wake_all = false;
     m_wake_head = false;
-    for (const auto& [neg_priority, created, key] : m_pending_order) {
+    for (const auto& [neg_priority, created, key] : m_waiting_order) {
       if (budget <= 0) {
         break;
       }
-      const auto& e = m_pending.at(key);
+      const auto found = m_pending.find(key);
+      if (found == m_pending.end()) {
+        continue;
+      }
+      const auto& e = found->second;
       if (e.gpus > largest) {
         if (strict) {
           // Nothing behind it may start before it; it may fit elsewhere now.

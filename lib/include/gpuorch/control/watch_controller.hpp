@@ -196,9 +196,9 @@ class WatchController {
   void account_pod_locked(const std::string& pod_key);
   void account_job_locked(const std::string& job_key);
   void release_reservation_locked(const std::string& job_key);
-  // Strict queueing across keys (callers hold m_state_mutex).
+  // Wake-ups and strict queueing across keys (callers hold m_state_mutex).
   std::optional<std::string> strict_blocker_locked(const QueuePosition& position) const;
-  void set_unplaceable_locked(const std::string& key, std::optional<QueuePosition> position);
+  void set_waiting_locked(const std::string& key, std::optional<QueuePosition> position, bool unplaceable);
   void requeue_after_plan(const std::string& key, const Plan& plan);
   void update_gauges();
   void update_watch_gauges();
@@ -254,9 +254,16 @@ class WatchController {
   std::set<std::string> m_wake_nodes;                      // nodes where capacity freed since the last tick
   bool m_wake_all = false;
   bool m_wake_head = false;  // strict queueing: the head that blocked the queue is gone
-  // Strict queueing: pending workloads whose own placement failed, in queue order.
+  // Pending workloads a placement left pending, in queue order (what a
+  // wake-up looks at: one never tried is in the queue already), and among
+  // them those whose own placement failed (what blocks a strict queue).
+  struct Waiting {
+    QueuePosition position;
+    bool unplaceable = false;
+  };
+  std::set<QueuePosition> m_waiting_order;
   std::set<QueuePosition> m_unplaceable_order;
-  std::unordered_map<std::string, QueuePosition> m_unplaceable;
+  std::unordered_map<std::string, Waiting> m_waiting;
   // Echoes of the loop's own writes: resourceVersions it wrote per workload,
   // keys being reconciled, and changes seen meanwhile (decided at the end).
   std::unordered_map<std::string, std::vector<std::string>> m_own_versions;
