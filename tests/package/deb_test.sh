@@ -70,12 +70,17 @@ for feature in ${hardened//,/ }; do
   esac
   ! grep -q "$tag" "$tmp/lintian.log" || fail "built with $feature, yet lintian reports $tag"
 done
+# (Into files first: grep -q closing a pipe early would fail the pipeline under pipefail.)
+readelf -dlW "$tmp/tool/usr/bin/gpuorch" >"$tmp/readelf.txt"
+nm -D "$tmp/tool/usr/bin/gpuorch" >"$tmp/nm.txt"
 if [[ ,$hardened, == *,bindnow,* ]]; then
-  readelf -d "$tmp/tool/usr/bin/gpuorch" | grep -q 'FLAGS.*BIND_NOW' || fail "/usr/bin/gpuorch is not linked with -z now"
-  readelf -lW "$tmp/tool/usr/bin/gpuorch" | grep -q GNU_RELRO || fail "/usr/bin/gpuorch has no RELRO segment"
+  grep -q 'FLAGS.*BIND_NOW' "$tmp/readelf.txt" || fail "/usr/bin/gpuorch is not linked with -z now"
+fi
+if [[ ,$hardened, == *,relro,* ]]; then
+  grep -q GNU_RELRO "$tmp/readelf.txt" || fail "/usr/bin/gpuorch has no RELRO segment"
 fi
 if [[ ,$hardened, == *,fortify,* ]]; then
-  nm -D "$tmp/tool/usr/bin/gpuorch" | grep -q '__[a-z]*_chk@' || fail "/usr/bin/gpuorch calls no fortified (__*_chk) function"
+  grep -qE ' U __[a-z]+_chk(@|$)' "$tmp/nm.txt" || fail "/usr/bin/gpuorch calls no fortified (__*_chk) function"
 fi
 
 # Install.
