@@ -18,81 +18,16 @@
 #include <fmt/format.h>
 
 #include "harness.hpp"
+#include "watch_fixture.hpp"
 
 using namespace gpuorch;
 using namespace gpuorch::control;
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using namespace gpuorch::watch_fixture;
 
 namespace {
-
-std::unique_ptr<chaos::Harness> start_sandbox(const chaos::TempDir& dir, int nodes, milliseconds job_duration,
-                                              double failure_rate) {
-  sandbox::SandboxOptions so;
-  sandbox::NodePool pool;
-  pool.name = "gpu";
-  pool.count = nodes;
-  pool.gpus_per_node = 8;
-  so.cluster.pools = {pool};
-  so.cluster.job_duration = job_duration;
-  so.cluster.failure_rate = failure_rate;
-  so.cluster.seed = 3;
-  so.cluster.tick = milliseconds(20);
-  auto h = chaos::Harness::start(so, dir.path());
-  REQUIRE_MESSAGE(h.ok(), (h.ok() ? "" : h.error().message()));
-  REQUIRE((*h)->create_namespace("ml").ok());
-  return std::move(*h);
-}
-
-json workload(const std::string& name, int gpus, int max_retries, int backoff_seconds = 1, int priority = 0) {
-  return {
-      {"apiVersion", "gpuorch.io/v1alpha1"},
-      {"kind", "GPUWorkload"},
-      {"metadata", {{"name", name}, {"namespace", "ml"}}},
-      {"spec",
-       {{"modelName", "m"},
-        {"gpuCount", gpus},
-        {"image", "busybox"},
-        {"priority", priority},
-        {"retryPolicy",
-         {{"maxRetries", max_retries}, {"backoffSeconds", backoff_seconds}, {"maxBackoffSeconds", backoff_seconds}}}}}};
-}
-
-template <typename F>
-bool eventually(F done, milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-std::vector<json> jobs_of(chaos::Harness& h, const std::string& name) {
-  std::vector<json> out;
-  for (const auto& j : h.jobs()) {
-    if (j["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "") == name) {
-      out.push_back(j);
-    }
-  }
-  return out;
-}
-
-json workload_named(chaos::Harness& h, const std::string& name) {
-  for (const auto& w : h.workloads()) {
-    if (w["metadata"].value("name", "") == name) {
-      return w;
-    }
-  }
-  return json::object();
-}
-
-std::string phase_of(chaos::Harness& h, const std::string& name) {
-  return workload_named(h, name).value("status", json::object()).value("phase", "");
-}
 
 std::shared_ptr<kube::Client> client_of(chaos::Harness& h) {
   kube::ClientOptions co;
@@ -107,7 +42,7 @@ std::shared_ptr<kube::Client> client_of(chaos::Harness& h) {
 TEST_CASE("WatchController retries a failed Job at its scheduled retry time, not before and not much after") {
   chaos::TempDir dir;
   // Every pod fails: the first attempt ends Failed and the policy schedules a retry.
-  auto h = start_sandbox(dir, 1, milliseconds(200), 1.0);
+  auto h = start_sandbox(dir, {1, milliseconds(200), 1.0, 3});
   WatchControllerOptions options;
   options.workers = 2;
   WatchController controller(client_of(*h), options);
@@ -119,7 +54,7 @@ TEST_CASE("WatchController retries a failed Job at its scheduled retry time, not
   std::string next_retry;
   REQUIRE(eventually(
       [&] {
-        next_retry = workload_named(*h, "flaky").value("status", json::object()).value("nextRetryTime", "");
+        next_retry = stored(*h, "flaky").value("status", json::object()).value("nextRetryTime", "");
         return !next_retry.empty();
       },
       seconds(30)));
@@ -156,7 +91,7 @@ TEST_CASE("WatchController retries a failed Job at its scheduled retry time, not
   const auto created = model::parse_time((*retried)["metadata"].value("creationTimestamp", ""));
   REQUIRE(created.ok());
   CHECK(*created >= *at);  // whole seconds, like nextRetryTime: never early
-  CHECK(workload_named(*h, "flaky")["status"].value("retryCount", 0) == 1);
+  CHECK(stored(*h, "flaky")["status"].value("retryCount", 0) == 1);
   CHECK(controller.stats().resyncs == 0);
   CHECK(controller.stop(seconds(10)));
 }
@@ -164,7 +99,7 @@ TEST_CASE("WatchController retries a failed Job at its scheduled retry time, not
 TEST_CASE("WatchController wakes only the pending workloads that fit in the capacity that freed") {
   chaos::TempDir dir;
   // One node of 8 GPUs; pods run far longer than the test.
-  auto h = start_sandbox(dir, 1, std::chrono::minutes(10), 0);
+  auto h = start_sandbox(dir, {1, std::chrono::minutes(10), 0, 3});
   WatchControllerOptions options;
   options.workers = 2;
   // Only a wake-up (no periodic re-check of unschedulable work, no resync) can start a pending workload.
@@ -185,7 +120,7 @@ TEST_CASE("WatchController wakes only the pending workloads that fit in the capa
   REQUIRE(eventually(
       [&] {
         for (const auto* name : {"wait-8a", "wait-8b", "wait-2"}) {
-          const auto status = workload_named(*h, name).value("status", json::object());
+          const auto status = stored(*h, name).value("status", json::object());
           if (status.value("phase", "") != "Pending" || status.value("message", "").empty()) {
             return false;
           }
@@ -219,7 +154,7 @@ TEST_CASE("WatchController wakes only the pending workloads that fit in the capa
 
 TEST_CASE("WatchController's periodic resync reconciles workloads again when no event arrives") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 1, milliseconds(200), 0);
+  auto h = start_sandbox(dir, {1, milliseconds(200), 0, 3});
   auto client = client_of(*h);
   REQUIRE(h->create_workload(workload("done", 1, 0)).ok());
   WatchControllerOptions options;
@@ -258,7 +193,7 @@ TEST_CASE("WatchController's periodic resync reconciles workloads again when no 
 
 TEST_CASE("WatchController stop lets the reconcile in flight finish its writes and starts nothing new") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 1, std::chrono::minutes(10), 0);
+  auto h = start_sandbox(dir, {1, std::chrono::minutes(10), 0, 3});
   std::atomic<bool> blocked{true};
   std::atomic<int> waiting{0};
   std::atomic<int> checkpoints{0};
@@ -294,12 +229,14 @@ TEST_CASE("WatchController stop lets the reconcile in flight finish its writes a
   const auto reached = checkpoints.load();
 
   // The in-flight reconcile completed its writes: finalizer, Job, status.
-  const auto w = workload_named(*h, "in-flight");
+  const auto w = stored(*h, "in-flight");
+  REQUIRE(w.is_object());
   CHECK(w["metadata"].contains("finalizers"));
   CHECK(jobs_of(*h, "in-flight").size() == 1);
   CHECK(w.value("status", json::object()).value("phase", "") != "");
   // The queued one was never started: no write, no Job.
-  const auto q = workload_named(*h, "queued");
+  const auto q = stored(*h, "queued");
+  REQUIRE(q.is_object());
   CHECK_FALSE(q["metadata"].contains("finalizers"));
   CHECK(q.value("status", json::object()).value("phase", "").empty());
   CHECK(jobs_of(*h, "queued").empty());

@@ -22,73 +22,15 @@
 #include <httplib.h>
 
 #include "harness.hpp"
+#include "watch_fixture.hpp"
 
 using namespace gpuorch;
 using namespace gpuorch::control;
 using nlohmann::json;
 using std::chrono::milliseconds;
+using namespace gpuorch::watch_fixture;
 
 namespace {
-
-std::unique_ptr<chaos::Harness> start_sandbox(const chaos::TempDir& dir, int nodes, double failure_rate,
-                                              milliseconds job_duration = milliseconds(300)) {
-  sandbox::SandboxOptions so;
-  sandbox::NodePool pool;
-  pool.name = "gpu";
-  pool.count = nodes;
-  pool.gpus_per_node = 8;
-  so.cluster.pools = {pool};
-  so.cluster.job_duration = job_duration;
-  so.cluster.failure_rate = failure_rate;
-  so.cluster.seed = 11;
-  so.cluster.tick = milliseconds(20);
-  auto h = chaos::Harness::start(so, dir.path());
-  REQUIRE_MESSAGE(h.ok(), (h.ok() ? "" : h.error().message()));
-  REQUIRE((*h)->create_namespace("ml").ok());
-  return std::move(*h);
-}
-
-json workload(const std::string& name, int gpus, int max_retries) {
-  return {{"apiVersion", "gpuorch.io/v1alpha1"},
-          {"kind", "GPUWorkload"},
-          {"metadata", {{"name", name}, {"namespace", "ml"}}},
-          {"spec",
-           {{"modelName", "m"},
-            {"gpuCount", gpus},
-            {"image", "busybox"},
-            {"retryPolicy", {{"maxRetries", max_retries}, {"backoffSeconds", 1}, {"maxBackoffSeconds", 1}}}}}};
-}
-
-json with_priority(json w, int priority) {
-  w["spec"]["priority"] = priority;
-  return w;
-}
-
-// The stored workload `name` of namespace ml (null when absent).
-json stored(chaos::Harness& h, const std::string& name) {
-  for (auto& w : h.workloads()) {
-    if (w["metadata"].value("name", "") == name) {
-      return w;
-    }
-  }
-  return nullptr;
-}
-
-std::string phase_of(chaos::Harness& h, const std::string& name) {
-  const auto w = stored(h, name);
-  return w.is_object() ? w.value("status", json::object()).value("phase", "") : "";
-}
-
-// The Jobs of workload `name` (label gpuorch.io/workload).
-std::vector<json> jobs_of(chaos::Harness& h, const std::string& name) {
-  std::vector<json> out;
-  for (auto& j : h.jobs()) {
-    if (j["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "") == name) {
-      out.push_back(j);
-    }
-  }
-  return out;
-}
 
 // Makes list and watch of `resources` fail, so their caches stop following
 // the server (their current watches end within the informers' 1 s timeout).
@@ -131,7 +73,7 @@ bool all_terminal(chaos::Harness& h, std::size_t expected) {
 
 TEST_CASE("WatchController runs every workload to the end without double booking") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 3, 0.25);
+  auto h = start_sandbox(dir, {3, milliseconds(300), 0.25});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
@@ -192,7 +134,7 @@ TEST_CASE("WatchController runs every workload to the end without double booking
 
 TEST_CASE("WatchController resumes after cut watches and 410s and stop is prompt") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 2, 0);
+  auto h = start_sandbox(dir, {2, milliseconds(300), 0});
   sandbox::FaultConfig faults;
   faults.watch_cut_after = milliseconds(300);
   faults.watch_gone_rate = 0.5;
@@ -226,19 +168,6 @@ TEST_CASE("WatchController resumes after cut watches and 410s and stop is prompt
 }
 
 namespace {
-
-// Waits (real time) until `done()` holds; false after `limit`.
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
 
 // An endpoint server on a free loopback port with the controller's liveness
 // check as /healthz and the registry as /metrics, as `reconcile --watch` serves them.
@@ -278,7 +207,7 @@ double sample(const std::string& text, const std::string& series) {
 
 TEST_CASE("WatchController liveness fails while every worker is stuck and passes once they move again") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 2, 0);
+  auto h = start_sandbox(dir, {2, milliseconds(300), 0});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
@@ -335,7 +264,7 @@ TEST_CASE("WatchController liveness fails while every worker is stuck and passes
 
 TEST_CASE("WatchController as a warm standby fills its caches and writes nothing until its workers start") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 2, 0);
+  auto h = start_sandbox(dir, {2, milliseconds(300), 0});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
@@ -383,7 +312,7 @@ TEST_CASE("WatchController as a warm standby fills its caches and writes nothing
 
 TEST_CASE("WatchController's queue and watch metrics move during a run") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 2, 0);
+  auto h = start_sandbox(dir, {2, milliseconds(300), 0});
   sandbox::FaultConfig faults;
   faults.watch_cut_after = milliseconds(300);
   faults.watch_gone_rate = 0.5;
@@ -468,7 +397,7 @@ class PausableClock final : public kube::Clock {
 
 TEST_CASE("WatchController liveness fails while its ticker does not tick and passes once it does") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 2, 0);
+  auto h = start_sandbox(dir, {2, milliseconds(300), 0});
   kube::ConfigOverrides overrides;
   overrides.kubeconfig = h->kubeconfig_path();
   auto config = kube::load_rest_config(overrides, kube::Environment({}), kube::RealFileSystem());
@@ -505,7 +434,7 @@ TEST_CASE("WatchController liveness fails while its ticker does not tick and pas
 TEST_CASE("WatchController strict queueing: nothing starts behind a pending workload that does not fit") {
   chaos::TempDir dir;
   // One node of 8 GPUs; Jobs run 4 s.
-  auto h = start_sandbox(dir, 1, 0, milliseconds(4000));
+  auto h = start_sandbox(dir, {1, milliseconds(4000), 0});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
@@ -520,7 +449,7 @@ TEST_CASE("WatchController strict queueing: nothing starts behind a pending work
   // hog takes 4 GPUs; high (priority 10) needs all 8 and waits for it.
   REQUIRE(h->create_workload(workload("hog", 4, 0)).ok());
   REQUIRE(eventually([&] { return jobs_of(*h, "hog").size() == 1; }, milliseconds(10000)));
-  REQUIRE(h->create_workload(with_priority(workload("high", 8, 0), 10)).ok());
+  REQUIRE(h->create_workload(workload("high", 8, 0, 1, 10)).ok());
   REQUIRE(eventually(
       [&] {
         const auto w = stored(*h, "high");
@@ -557,7 +486,7 @@ TEST_CASE("WatchController strict queueing: nothing starts behind a pending work
 TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cache lags") {
   chaos::TempDir dir;
   // One node of 8 GPUs; the first Job runs long.
-  auto h = start_sandbox(dir, 1, 0, milliseconds(60000));
+  auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
@@ -605,7 +534,7 @@ TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cach
 
 TEST_CASE("WatchController asks the server about a Job it did not create that the cache lacks") {
   chaos::TempDir dir;
-  auto h = start_sandbox(dir, 1, 0, milliseconds(60000));
+  auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
   kube::ClientOptions co;
   co.qps = 0;
   auto client = h->new_client(co);
