@@ -27,18 +27,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using namespace gpuorch::watch_fixture;
 
-namespace {
-
-std::shared_ptr<kube::Client> client_of(chaos::Harness& h) {
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h.new_client(co);
-  REQUIRE(client.ok());
-  return *client;
-}
-
-}  // namespace
-
 TEST_CASE("WatchController retries a failed Job at its scheduled retry time, not before and not much after") {
   chaos::TempDir dir;
   // Every pod fails: the first attempt ends Failed and the policy schedules a retry.

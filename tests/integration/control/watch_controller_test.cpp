@@ -74,15 +74,12 @@ bool all_terminal(chaos::Harness& h, std::size_t expected) {
 TEST_CASE("WatchController runs every workload to the end without double booking") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {3, milliseconds(300), 0.25});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 8;
   options.seed = 5;
   obs::Registry registry;
-  WatchController controller(*client, options, &registry);
+  WatchController controller(client, options, &registry);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   CHECK(controller.synced());
@@ -135,18 +132,12 @@ TEST_CASE("WatchController runs every workload to the end without double booking
 TEST_CASE("WatchController resumes after cut watches and 410s and stop is prompt") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {2, milliseconds(300), 0});
-  sandbox::FaultConfig faults;
-  faults.watch_cut_after = milliseconds(300);
-  faults.watch_gone_rate = 0.5;
-  h->sandbox().faults().set(faults);
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  cut_watches(*h);
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 2;
   options.informer.backoff_base = milliseconds(20);
-  WatchController controller(*client, options);
+  WatchController controller(client, options);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   for (int i = 0; i < 10; ++i) {
@@ -208,10 +199,7 @@ double sample(const std::string& text, const std::string& series) {
 TEST_CASE("WatchController liveness fails while every worker is stuck and passes once they move again") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {2, milliseconds(300), 0});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   // One worker that blocks in the "still the leader?" checkpoint before its
   // first write until released: a worker wedged in a request.
   std::atomic<bool> blocked{true};
@@ -228,7 +216,7 @@ TEST_CASE("WatchController liveness fails while every worker is stuck and passes
     --waiting;
     return Status();
   };
-  WatchController controller(*client, options);
+  WatchController controller(client, options);
   CHECK(controller.liveness().ok());  // not started
   auto server = serve(controller, nullptr);
   controller.start();
@@ -265,10 +253,7 @@ TEST_CASE("WatchController liveness fails while every worker is stuck and passes
 TEST_CASE("WatchController as a warm standby fills its caches and writes nothing until its workers start") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {2, milliseconds(300), 0});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   for (int i = 0; i < 3; ++i) {
     REQUIRE(h->create_workload(workload(fmt::format("early-{}", i), 2, 0)).ok());
   }
@@ -276,7 +261,7 @@ TEST_CASE("WatchController as a warm standby fills its caches and writes nothing
   options.workers = 2;
   options.stall_timeout = milliseconds(300);
   obs::Registry registry;
-  WatchController controller(*client, options, &registry);
+  WatchController controller(client, options, &registry);
   controller.start(false);
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   for (int i = 0; i < 3; ++i) {
@@ -313,14 +298,8 @@ TEST_CASE("WatchController as a warm standby fills its caches and writes nothing
 TEST_CASE("WatchController's queue and watch metrics move during a run") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {2, milliseconds(300), 0});
-  sandbox::FaultConfig faults;
-  faults.watch_cut_after = milliseconds(300);
-  faults.watch_gone_rate = 0.5;
-  h->sandbox().faults().set(faults);
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  cut_watches(*h);
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 2;
   options.informer.backoff_base = milliseconds(20);
@@ -333,7 +312,7 @@ TEST_CASE("WatchController's queue and watch metrics move during a run") {
     return Status();
   };
   obs::Registry registry;
-  WatchController controller(*client, options, &registry);
+  WatchController controller(client, options, &registry);
   auto server = serve(controller, &registry);
   const auto before = registry.expose();
   CHECK(sample(before, "gpuorch_workqueue_adds_total") == 0);
@@ -435,14 +414,11 @@ TEST_CASE("WatchController strict queueing: nothing starts behind a pending work
   chaos::TempDir dir;
   // One node of 8 GPUs; Jobs run 4 s.
   auto h = start_sandbox(dir, {1, milliseconds(4000), 0});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 4;
   options.reconcile.queueing = sched::QueueingPolicy::strict;
-  WatchController controller(*client, options);
+  WatchController controller(client, options);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
 
@@ -487,17 +463,14 @@ TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cach
   chaos::TempDir dir;
   // One node of 8 GPUs; the first Job runs long.
   auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 2;
   options.reservation_ttl = milliseconds(200);
   options.informer.watch_timeout_seconds = 1;
   options.informer.backoff_base = milliseconds(50);
   options.informer.backoff_cap = milliseconds(200);
-  WatchController controller(*client, options);
+  WatchController controller(client, options);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   // Neither the Job nor its pods reach the caches: only the ledger knows.
@@ -535,16 +508,13 @@ TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cach
 TEST_CASE("WatchController asks the server about a Job it did not create that the cache lacks") {
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
-  kube::ClientOptions co;
-  co.qps = 0;
-  auto client = h->new_client(co);
-  REQUIRE(client.ok());
+  auto client = client_of(*h);
   WatchControllerOptions options;
   options.workers = 2;
   options.informer.watch_timeout_seconds = 1;
   options.informer.backoff_base = milliseconds(50);
   options.informer.backoff_cap = milliseconds(200);
-  WatchController controller(*client, options);
+  WatchController controller(client, options);
   controller.start();
   REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   blind(*h, {"jobs", "gpuworkloads"});
@@ -552,7 +522,7 @@ TEST_CASE("WatchController asks the server about a Job it did not create that th
 
   // As another instance (e.g. the leader before a takeover) left it: the
   // workload Scheduled with Job other-0, which exists on the server only.
-  auto nodes = (*client)->list(kube::resources::nodes(), "");
+  auto nodes = client->list(kube::resources::nodes(), "");
   REQUIRE(nodes.ok());
   const auto node = (*nodes)["items"][0]["metadata"].value("name", "");
   json w = workload("other", 2, 3);
@@ -563,7 +533,7 @@ TEST_CASE("WatchController asks the server about a Job it did not create that th
   REQUIRE(created.is_object());
   auto model = model::workload_from_json(created);
   REQUIRE(model.ok());
-  REQUIRE((*client)->create(kube::resources::jobs(), "ml", build_job(*model, node, 0, JobOptions{})).ok());
+  REQUIRE(client->create(kube::resources::jobs(), "ml", build_job(*model, node, 0, JobOptions{})).ok());
   const auto gets_before = requests_of(*h, "get jobs");
 
   // The workload cache catches up, the Job cache does not.

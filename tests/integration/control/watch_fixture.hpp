@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <gpuorch/kube/client.hpp>
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +42,23 @@ inline std::unique_ptr<chaos::Harness> start_sandbox(const chaos::TempDir& dir, 
   REQUIRE_MESSAGE(h.ok(), (h.ok() ? "" : h.error().message()));
   REQUIRE((*h)->create_namespace("ml").ok());
   return std::move(*h);
+}
+
+// A client of the harness's sandbox without client-side rate limiting.
+inline std::shared_ptr<kube::Client> client_of(chaos::Harness& h) {
+  kube::ClientOptions co;
+  co.qps = 0;
+  auto client = h.new_client(co);
+  REQUIRE(client.ok());
+  return *client;
+}
+
+// Watches end after 300 ms and half of the re-watches get 410 Gone.
+inline void cut_watches(chaos::Harness& h) {
+  sandbox::FaultConfig faults;
+  faults.watch_cut_after = std::chrono::milliseconds(300);
+  faults.watch_gone_rate = 0.5;
+  h.sandbox().faults().set(faults);
 }
 
 // A GPUWorkload in namespace ml with a retry policy of fixed backoff.
