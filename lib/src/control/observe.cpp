@@ -312,6 +312,33 @@ Observed observed_from_json(std::span<const json> workloads, std::span<const jso
   return out;
 }
 
+void book_node_usage(ClusterSnapshot& snap, sched::NodeId id, const NodeTotals& totals,
+                     std::vector<std::string>& warnings) {
+  const auto& spec = snap.state.spec(id);
+  auto& usage = snap.usage[id];
+  usage.gpus_by_pods = static_cast<std::int32_t>(totals.gpus_by_pods);
+  usage.gpus_by_jobs = static_cast<std::int32_t>(totals.gpus_by_jobs);
+  usage.overcommitted =
+      totals.gpus > spec.gpu_count || totals.cpu_milli > spec.cpu_milli || totals.memory_bytes > spec.memory_bytes;
+  if (usage.overcommitted) {
+    warnings.push_back(fmt::format(
+        "Node {}: more is in use than it has (GPUs {}/{}, CPU {}m/{}m, memory {}/{}); counted as full", spec.name,
+        totals.gpus, spec.gpu_count, totals.cpu_milli, spec.cpu_milli, totals.memory_bytes, spec.memory_bytes));
+  }
+  sched::Allocation a;
+  a.cpu_milli = std::clamp<std::int64_t>(totals.cpu_milli, 0, spec.cpu_milli);
+  a.memory_bytes = std::clamp<std::int64_t>(totals.memory_bytes, 0, spec.memory_bytes);
+  const auto used = static_cast<int>(std::clamp<std::int64_t>(totals.gpus, 0, spec.gpu_count));
+  a.gpu_mask = used >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << used) - 1;
+  a.gpu_milli = sched::k_milli_per_gpu;
+  if (a.cpu_milli == 0 && a.memory_bytes == 0 && a.gpu_mask == 0) {
+    return;
+  }
+  if (auto s = snap.state.allocate(id, a); !s.ok()) {
+    warnings.push_back(fmt::format("Node {}: {}", spec.name, s.error().message()));
+  }
+}
+
 ClusterSnapshot build_cluster_state(std::span<const sched::NodeSpec> nodes, std::span<const PodView> pods,
                                     std::span<const JobView> jobs) {
   ClusterSnapshot snap;
@@ -323,9 +350,7 @@ ClusterSnapshot build_cluster_state(std::span<const sched::NodeSpec> nodes, std:
   }
   const std::size_t count = snap.state.size();
   snap.usage.resize(count);
-  std::vector<std::int64_t> gpus(count, 0);
-  std::vector<std::int64_t> cpu(count, 0);
-  std::vector<std::int64_t> mem(count, 0);
+  std::vector<NodeTotals> totals(count);
 
   // Jobs whose pods are visible: a bound live pod counts for itself; a
   // terminated pod means the Job's GPUs are free (or about to be).
@@ -341,10 +366,11 @@ ClusterSnapshot build_cluster_state(std::span<const sched::NodeSpec> nodes, std:
     if (!id) {
       continue;
     }
-    gpus[*id] += p.gpus;
-    cpu[*id] += p.cpu_milli;
-    mem[*id] += p.memory_bytes;
-    snap.usage[*id].gpus_by_pods += p.gpus;
+    auto& t = totals[*id];
+    t.gpus += p.gpus;
+    t.cpu_milli += p.cpu_milli;
+    t.memory_bytes += p.memory_bytes;
+    t.gpus_by_pods += p.gpus;
   }
   for (const auto& j : jobs) {
     if (!j.live() || j.node.empty() || jobs_with_pods.contains(j.uid)) {
@@ -354,32 +380,14 @@ ClusterSnapshot build_cluster_state(std::span<const sched::NodeSpec> nodes, std:
     if (!id) {
       continue;
     }
-    gpus[*id] += j.gpus;
-    cpu[*id] += j.cpu_milli;
-    mem[*id] += j.memory_bytes;
-    snap.usage[*id].gpus_by_jobs += j.gpus;
+    auto& t = totals[*id];
+    t.gpus += j.gpus;
+    t.cpu_milli += j.cpu_milli;
+    t.memory_bytes += j.memory_bytes;
+    t.gpus_by_jobs += j.gpus;
   }
   for (sched::NodeId id = 0; id < count; ++id) {
-    const auto& spec = snap.state.spec(id);
-    const bool over = gpus[id] > spec.gpu_count || cpu[id] > spec.cpu_milli || mem[id] > spec.memory_bytes;
-    snap.usage[id].overcommitted = over;
-    if (over) {
-      snap.warnings.push_back(
-          fmt::format("Node {}: more is in use than it has (GPUs {}/{}, CPU {}m/{}m, memory {}/{}); counted as full",
-                      spec.name, gpus[id], spec.gpu_count, cpu[id], spec.cpu_milli, mem[id], spec.memory_bytes));
-    }
-    sched::Allocation a;
-    a.cpu_milli = std::min(cpu[id], spec.cpu_milli);
-    a.memory_bytes = std::min(mem[id], spec.memory_bytes);
-    const auto used = static_cast<int>(std::min<std::int64_t>(gpus[id], spec.gpu_count));
-    a.gpu_mask = used >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << used) - 1;
-    a.gpu_milli = sched::k_milli_per_gpu;
-    if (a.cpu_milli == 0 && a.memory_bytes == 0 && a.gpu_mask == 0) {
-      continue;
-    }
-    if (auto s = snap.state.allocate(id, a); !s.ok()) {
-      snap.warnings.push_back(fmt::format("Node {}: {}", spec.name, s.error().message()));
-    }
+    book_node_usage(snap, id, totals[id], snap.warnings);
   }
   return snap;
 }

@@ -532,31 +532,14 @@ void WatchController::release_reservation_locked(const std::string& job_key_) {
 }
 
 void WatchController::apply_usage_locked(sched::NodeId id) {
-  auto& state = m_snapshot.state;
-  const auto& spec = state.spec(id);
-  Usage u;
-  if (const auto it = m_usage.find(spec.name); it != m_usage.end()) {
-    u = it->second;
+  NodeTotals totals;
+  if (const auto it = m_usage.find(m_snapshot.state.spec(id).name); it != m_usage.end()) {
+    totals = it->second;
   }
-  auto& usage = m_snapshot.usage[id];
-  usage.gpus_by_pods = static_cast<std::int32_t>(u.gpus_by_pods);
-  usage.gpus_by_jobs = static_cast<std::int32_t>(u.gpus_by_jobs);
-  usage.overcommitted = u.gpus > spec.gpu_count || u.cpu_milli > spec.cpu_milli || u.memory_bytes > spec.memory_bytes;
-  if (usage.overcommitted) {
-    spdlog::debug("Node {}: more is in use than it has (GPUs {}/{}, CPU {}m/{}m, memory {}/{}); counted as full",
-                  spec.name, u.gpus, spec.gpu_count, u.cpu_milli, spec.cpu_milli, u.memory_bytes, spec.memory_bytes);
-  }
-  sched::Allocation a;
-  a.cpu_milli = std::clamp<std::int64_t>(u.cpu_milli, 0, spec.cpu_milli);
-  a.memory_bytes = std::clamp<std::int64_t>(u.memory_bytes, 0, spec.memory_bytes);
-  const auto used = static_cast<int>(std::clamp<std::int64_t>(u.gpus, 0, spec.gpu_count));
-  a.gpu_mask = used >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << used) - 1;
-  a.gpu_milli = sched::k_milli_per_gpu;
-  if (a.cpu_milli == 0 && a.memory_bytes == 0 && a.gpu_mask == 0) {
-    return;
-  }
-  if (auto s = state.allocate(id, a); !s.ok()) {
-    spdlog::debug("Node {}: {}", spec.name, s.error().message());
+  std::vector<std::string> warnings;
+  book_node_usage(m_snapshot, id, totals, warnings);
+  for (const auto& w : warnings) {
+    spdlog::debug("{}", w);
   }
 }
 

@@ -116,6 +116,21 @@ struct ClusterSnapshot {
   std::vector<std::string> warnings;
 };
 
+/// What is in use on one node, summed from the pods and Jobs on it.
+struct NodeTotals {
+  std::int64_t gpus = 0;
+  std::int64_t cpu_milli = 0;
+  std::int64_t memory_bytes = 0;
+  std::int64_t gpus_by_pods = 0;
+  std::int64_t gpus_by_jobs = 0;
+};
+
+/// Books `totals` on node `id` of `snap` (clamped to what the node has: an
+/// overcommitted node counts as full) and records its NodeUsage. Appends to
+/// `warnings` when the node is overcommitted or the booking fails.
+void book_node_usage(ClusterSnapshot& snap, sched::NodeId id, const NodeTotals& totals,
+                     std::vector<std::string>& warnings);
+
 /// Builds the ClusterState: every node with what is in use on it. Free GPUs =
 /// allocatable - GPUs of non-terminated pods bound to the node - GPUs of live
 /// gpuorch Jobs pinned to the node none of whose pods is visible yet (so a Job

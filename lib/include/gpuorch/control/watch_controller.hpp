@@ -160,13 +160,7 @@ class WatchController {
   /// Queue order of a pending workload: (-priority, creation, key).
   using QueuePosition = std::tuple<std::int32_t, std::int64_t, std::string>;
   /// What is in use on one node, summed from the pods and Jobs on it.
-  struct Usage {
-    std::int64_t gpus = 0;
-    std::int64_t cpu_milli = 0;
-    std::int64_t memory_bytes = 0;
-    std::int64_t gpus_by_pods = 0;
-    std::int64_t gpus_by_jobs = 0;
-  };
+  using Usage = NodeTotals;
   /// One pod's or Job's share of a node's usage.
   struct Share {
     std::string node;
