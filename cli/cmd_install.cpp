@@ -1,5 +1,7 @@
 // gpuorch install: server-side apply of packaging/kubernetes (embedded at build
-// time) for one mode of the reconciler, then wait for the CRD to be Established.
+// time) for one mode of the reconciler, the other mode's reconciler pruned (a
+// mode switch must not leave two reconcilers), then wait for the CRD to be
+// Established.
 #include <chrono>
 #include <memory>
 #include <ostream>
@@ -94,6 +96,64 @@ int wait_established(Context& ctx, kube::Client& client, const std::vector<json>
   return k_exit_ok;
 }
 
+/// What --print and the client dry run cannot check (they contact no cluster):
+/// the objects of the other mode that a real install deletes if it finds them.
+void note_prune(Context& ctx, const std::vector<json>& others, install::Mode mode, bool print) {
+  if (others.empty()) {
+    return;
+  }
+  std::string names;
+  for (const auto& object : others) {
+    names += (names.empty() ? "" : ", ") + install::kubectl_name(object);
+  }
+  ctx.io.err << "note: "
+             << (print ? "applying these does not remove the other mode's reconciler; "
+                         "gpuorch install --mode " +
+                             std::string(install::to_string(mode)) + " also prunes "
+                       : "the install also prunes ")
+             << names << (others.size() == 1 ? " where it exists" : " where they exist") << " with the label "
+             << install::k_part_of_label << "=gpuorch\n";
+}
+
+/// Deletes the other mode's objects that exist and are gpuorch's, after the
+/// new mode's are applied: during the switch the shared Lease keeps the two
+/// reconcilers from both acting, and there is no gap without one.
+int prune_other_mode(Context& ctx, kube::Client& client, const std::vector<json>& others, const InstallOptions& opts) {
+  for (const auto& object : others) {
+    const auto gvr = install::gvr_of(object);
+    const std::string ns =
+        gvr->namespaced ? object["metadata"].value("namespace", std::string(install::k_namespace)) : "";
+    const std::string name = object["metadata"].value("name", "");
+    auto live = client.get(*gvr, ns, name);
+    if (!live) {
+      if (live.error().code() == ErrorCode::not_found) {
+        continue;
+      }
+      ctx.io.err << "error: checking " << install::kubectl_name(object) << " of the other mode:\n";
+      print_error(ctx.io.err, live.error());
+      return exit_code_for(live.error());
+    }
+    if (!install::owned_by_gpuorch(*live)) {
+      ctx.io.err << "warning: " << install::kubectl_name(object) << " exists without the label "
+                 << install::k_part_of_label << "=gpuorch: not gpuorch's, left in place\n";
+      continue;
+    }
+    kube::DeleteOptions options;
+    options.propagation_policy = "Background";
+    options.dry_run = opts.dry_run == "server";
+    auto result = client.remove(*gvr, ns, name, options);
+    if (!result && result.error().code() != ErrorCode::not_found) {
+      ctx.io.err << "error: pruning " << install::kubectl_name(object) << " of the other mode:\n";
+      print_error(ctx.io.err, result.error());
+      return exit_code_for(result.error());
+    }
+    if (opts.output.empty()) {
+      ctx.io.out << install::kubectl_name(object) << " pruned" << dry_run_suffix(opts.dry_run) << '\n';
+    }
+  }
+  return k_exit_ok;
+}
+
 int run_install(Context& ctx, const InstallOptions& opts) {
   const auto mode = install::parse_mode(opts.mode);
   if (!mode) {
@@ -114,8 +174,14 @@ int run_install(Context& ctx, const InstallOptions& opts) {
     print_error(ctx.io.err, objects.error());
     return exit_code_for(objects.error());
   }
+  auto others = install::other_mode_objects(kubernetes_manifests(), *mode);
+  if (!others) {
+    print_error(ctx.io.err, others.error());
+    return exit_code_for(others.error());
+  }
   if (opts.print) {
     print_result(ctx, *objects, opts.output.empty() ? "yaml" : opts.output);
+    note_prune(ctx, *others, *mode, true);
     return k_exit_ok;
   }
   if (opts.image.empty()) {
@@ -131,6 +197,7 @@ int run_install(Context& ctx, const InstallOptions& opts) {
     } else {
       print_result(ctx, *objects, opts.output);
     }
+    note_prune(ctx, *others, *mode, false);
     return k_exit_ok;
   }
 
@@ -172,6 +239,9 @@ int run_install(Context& ctx, const InstallOptions& opts) {
   }
   if (!opts.output.empty()) {
     print_result(ctx, applied, opts.output);
+  }
+  if (const int pruned = prune_other_mode(ctx, client, *others, opts); pruned != k_exit_ok) {
+    return pruned;
   }
   if (write.dry_run) {
     return k_exit_ok;

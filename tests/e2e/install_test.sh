@@ -3,7 +3,8 @@
 # with kubectl kustomize of packaging/kubernetes, server-side apply with the
 # field manager gpuorch, --schedule and --image, idempotence, dry runs, the
 # refusal to delete the CRD under existing GPUWorkloads, --keep-crd, --force
-# (Jobs, then the finalizer), and the deletion order.
+# (Jobs, then the finalizer), the deletion order, and a mode switch pruning the
+# other mode's reconciler.
 source "$(dirname "$0")/lib.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 start_sandbox --nodes 1
@@ -131,6 +132,52 @@ expect_eq "$(kc -n gpuorch-system get cronjob gpuorch-reconcile -o jsonpath='{.s
   registry.example/gpuorch:test "the image taken over"
 run_g uninstall
 expect_eq "$RC" 0 "uninstall after the takeover: $ERR"
+
+# A mode switch prunes the other mode's reconciler (only gpuorch's, labelled
+# app.kubernetes.io/part-of=gpuorch), after applying the new one; dry runs show it.
+run_g install --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "install before the switch: $ERR"
+run_g install --mode deployment --image registry.example/gpuorch:test --dry-run
+expect_eq "$RC" 0 "client dry run of the switch: $ERR"
+expect_contains "$ERR" "note: the install also prunes cronjob.batch/gpuorch-reconcile where it exists" "client dry run names the prune"
+run_g install --mode deployment --image registry.example/gpuorch:test --dry-run=server
+expect_eq "$RC" 0 "server dry run of the switch: $ERR"
+expect_eq "$(tail -1 <<<"$OUT")" "cronjob.batch/gpuorch-reconcile pruned (server dry run)" "server dry run of the prune"
+kc -n gpuorch-system get cronjob gpuorch-reconcile >/dev/null || fail "the server dry run pruned the CronJob"
+expect_fail "the server dry run stored no Deployment" kc -n gpuorch-system get deployment gpuorch-controller
+run_g install --mode deployment --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "switch to the deployment mode: $ERR"
+expect_eq "$(tail -2 <<<"$OUT")" "deployment.apps/gpuorch-controller serverside-applied
+cronjob.batch/gpuorch-reconcile pruned" "the Deployment is applied, then the CronJob pruned"
+expect_fail "the CronJob is gone after the switch" kc -n gpuorch-system get cronjob gpuorch-reconcile
+kc -n gpuorch-system get deployment gpuorch-controller >/dev/null || fail "no Deployment after the switch"
+run_g install --mode deployment --image registry.example/gpuorch:test
+expect_not_contains "$OUT" pruned "nothing to prune the second time"
+run_g install --print --mode cronjob -o name
+expect_contains "$ERR" "gpuorch install --mode cronjob also prunes deployment.apps/gpuorch-controller, service/gpuorch-controller-metrics" "--print names the prune"
+run_g install --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "switch back to the cronjob mode: $ERR"
+expect_eq "$(tail -2 <<<"$OUT")" "deployment.apps/gpuorch-controller pruned
+service/gpuorch-controller-metrics pruned" "the Deployment, then its Service pruned"
+expect_fail "the Deployment is gone after the switch back" kc -n gpuorch-system get deployment gpuorch-controller
+expect_fail "the Service is gone after the switch back" kc -n gpuorch-system get service gpuorch-controller-metrics
+kc -n gpuorch-system get cronjob gpuorch-reconcile >/dev/null || fail "no CronJob after the switch back"
+# A Deployment of that name that is not gpuorch's stays, with a warning.
+cat >"$WORK/foreign.json" <<'JSON'
+{"apiVersion": "apps/v1", "kind": "Deployment",
+ "metadata": {"name": "gpuorch-controller", "namespace": "gpuorch-system", "labels": {"app": "other"}},
+ "spec": {"selector": {"matchLabels": {"app": "other"}},
+          "template": {"metadata": {"labels": {"app": "other"}},
+                       "spec": {"containers": [{"name": "c", "image": "registry.example/other:1"}]}}}}
+JSON
+kc create -f "$WORK/foreign.json" >/dev/null || fail "kubectl create of a foreign Deployment"
+run_g install --image registry.example/gpuorch:test
+expect_eq "$RC" 0 "install beside a foreign Deployment: $ERR"
+expect_contains "$ERR" "warning: deployment.apps/gpuorch-controller exists without the label app.kubernetes.io/part-of=gpuorch: not gpuorch's, left in place" "the foreign Deployment is named"
+kc -n gpuorch-system get deployment gpuorch-controller >/dev/null || fail "the foreign Deployment was deleted"
+kc -n gpuorch-system delete deployment gpuorch-controller >/dev/null
+run_g uninstall
+expect_eq "$RC" 0 "uninstall after the switches: $ERR"
 
 # Nothing left: says so, exit 0.
 run_g uninstall

@@ -81,6 +81,12 @@ std::vector<json*> pod_specs(json& object) {
   return out;
 }
 
+/// The same object: kind, name and namespace agree.
+bool same_object(const json& a, const json& b) {
+  return a["kind"] == b["kind"] && a["metadata"]["name"] == b["metadata"]["name"] &&
+         a["metadata"].value("namespace", "") == b["metadata"].value("namespace", "");
+}
+
 void sort_by_rank(std::vector<json>& objects) {
   std::stable_sort(objects.begin(), objects.end(),
                    [](const json& a, const json& b) { return rank_of(a) < rank_of(b); });
@@ -204,15 +210,36 @@ Result<std::vector<json>> uninstall_objects(std::span<const ManifestFile> files)
   // The same object may come from several modes (a shared ServiceAccount in two overlays).
   std::vector<json> unique;
   for (auto& object : objects) {
-    const auto same = [&](const json& other) {
-      return other["kind"] == object["kind"] && other["metadata"]["name"] == object["metadata"]["name"] &&
-             other["metadata"].value("namespace", "") == object["metadata"].value("namespace", "");
-    };
-    if (std::none_of(unique.begin(), unique.end(), same)) {
+    if (std::none_of(unique.begin(), unique.end(), [&](const json& other) { return same_object(other, object); })) {
       unique.push_back(std::move(object));
     }
   }
   return unique;
+}
+
+Result<std::vector<json>> other_mode_objects(std::span<const ManifestFile> files, Mode mode) {
+  const Mode other = mode == Mode::cronjob ? Mode::deployment : Mode::cronjob;
+  GPUORCH_ASSIGN_OR_RETURN(auto candidates, parse_files(files, other, false));
+  // An object both modes name (the same kind, name and namespace) is applied, not pruned.
+  GPUORCH_ASSIGN_OR_RETURN(const auto kept, parse_files(files, mode, false));
+  std::vector<json> out;
+  for (auto& object : candidates) {
+    if (std::none_of(kept.begin(), kept.end(), [&](const json& k) { return same_object(k, object); })) {
+      out.push_back(std::move(object));
+    }
+  }
+  sort_by_rank(out);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+bool owned_by_gpuorch(const json& live) {
+  if (!live.is_object() || !live.contains("metadata") || !live["metadata"].contains("labels")) {
+    return false;
+  }
+  const json& labels = live["metadata"]["labels"];
+  const auto it = labels.find(std::string(k_part_of_label));
+  return it != labels.end() && it->is_string() && it->get<std::string>() == "gpuorch";
 }
 
 std::optional<kube::Gvr> gvr_of(const json& object) {

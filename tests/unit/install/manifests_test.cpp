@@ -185,3 +185,44 @@ TEST_CASE("the repository's packaging/kubernetes installs in cronjob mode with t
   REQUIRE(all.ok());
   CHECK(all->back()["kind"] == "Namespace");
 }
+
+TEST_CASE("other mode objects: what only the other mode has, in deletion order, never a shared object") {
+  auto files = synthetic();
+  // A ServiceAccount both modes name is applied by either, so never pruned.
+  files.push_back({"deployment/rbac.yaml",
+                   "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa2, namespace: "
+                   "gpuorch-system}\n"});
+  files.push_back({"cronjob/rbac.yaml",
+                   "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa2, namespace: "
+                   "gpuorch-system}\n"});
+  auto from_cron = install::other_mode_objects(files, Mode::cronjob);
+  REQUIRE(from_cron.ok());
+  CHECK(kinds(*from_cron) == std::vector<std::string>{"Deployment", "Service"});
+  auto from_deploy = install::other_mode_objects(files, Mode::deployment);
+  REQUIRE(from_deploy.ok());
+  CHECK(kinds(*from_deploy) == std::vector<std::string>{"CronJob"});
+}
+
+TEST_CASE("owned_by_gpuorch: only the part-of label with the value gpuorch") {
+  CHECK(install::owned_by_gpuorch(json::parse(R"({"metadata":{"labels":{"app.kubernetes.io/part-of":"gpuorch"}}})")));
+  CHECK_FALSE(
+      install::owned_by_gpuorch(json::parse(R"({"metadata":{"labels":{"app.kubernetes.io/part-of":"other"}}})")));
+  CHECK_FALSE(
+      install::owned_by_gpuorch(json::parse(R"({"metadata":{"labels":{"app.kubernetes.io/name":"gpuorch"}}})")));
+  CHECK_FALSE(install::owned_by_gpuorch(json::parse(R"({"metadata":{"name":"gpuorch-reconcile"}})")));
+}
+
+TEST_CASE("the repository's other-mode objects carry the label install prunes by") {
+  const auto files = repository_manifests();
+  for (const Mode mode : {Mode::cronjob, Mode::deployment}) {
+    auto others = install::other_mode_objects(files, mode);
+    REQUIRE(others.ok());
+    CHECK_FALSE(others->empty());
+    for (const auto& object : *others) {
+      INFO(install::kubectl_name(object));
+      CHECK(install::owned_by_gpuorch(object));
+    }
+  }
+  auto from_cron = install::other_mode_objects(files, Mode::cronjob);
+  CHECK(from_cron->front()["kind"] == "Deployment");
+}

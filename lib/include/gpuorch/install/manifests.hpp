@@ -63,6 +63,20 @@ Result<std::vector<nlohmann::json>> install_objects(std::span<const ManifestFile
 /// (the reverse of apply order: the reconciler first, the namespace last).
 Result<std::vector<nlohmann::json>> uninstall_objects(std::span<const ManifestFile> files);
 
+/// The label every object of the manifests carries; `gpuorch install` prunes
+/// only live objects that have it with the value "gpuorch".
+inline constexpr std::string_view k_part_of_label = "app.kubernetes.io/part-of";
+
+/// The objects only the other mode has (for --mode deployment: the CronJob;
+/// for --mode cronjob: the Deployment and its Service), in deletion order.
+/// `gpuorch install` deletes those of them it owns, so that a mode switch
+/// does not leave two reconcilers running.
+Result<std::vector<nlohmann::json>> other_mode_objects(std::span<const ManifestFile> files, Mode mode);
+
+/// Whether a live object is one gpuorch's manifests made: it carries
+/// k_part_of_label=gpuorch. Objects someone else named the same are left alone.
+bool owned_by_gpuorch(const nlohmann::json& live);
+
 /// The REST resource of an object, from its apiVersion and kind.
 std::optional<kube::Gvr> gvr_of(const nlohmann::json& object);
 
