@@ -246,6 +246,7 @@ int run_watch(Context& ctx, const ReconcileCliOptions& o, const std::shared_ptr<
   wo.namespace_name = o.all_namespaces ? std::string() : client->config().namespace_name;
   wo.workers = o.workers;
   wo.resync_period = resync;
+  wo.stall_timeout = ops.healthz_stall_timeout;
   wo.reconcile.default_image = o.default_image;
   wo.reconcile.queueing = queueing;
   wo.seed = o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : std::random_device{}();

@@ -39,22 +39,27 @@ constexpr LeaseTimingFlag k_retry_period_flag{
 
 /// A positive duration (`10s`, `500ms`); the lease duration also in whole
 /// seconds, as the Lease records leaseDurationSeconds.
+Result<std::chrono::milliseconds> positive_duration(std::string_view flag, const std::string& text) {
+  auto parsed = sandbox::parse_duration(text);
+  if (!parsed.ok()) {
+    return Error(ErrorCode::usage, fmt::format("{}: {}", flag, parsed.error().message()));
+  }
+  if (parsed->count() <= 0) {
+    return Error(ErrorCode::usage, fmt::format("{}: must be positive, got {}", flag, text));
+  }
+  return *parsed;
+}
+
 Result<std::chrono::milliseconds> lease_timing(const LeaseTimingFlag& flag, const WatchOpsOptions& o,
                                                bool whole_seconds) {
   const std::string& text = o.*flag.text;
-  auto parsed = sandbox::parse_duration(text);
-  if (!parsed.ok()) {
-    return Error(ErrorCode::usage, fmt::format("{}: {}", flag.name, parsed.error().message()));
-  }
-  if (parsed->count() <= 0) {
-    return Error(ErrorCode::usage, fmt::format("{}: must be positive, got {}", flag.name, text));
-  }
-  if (whole_seconds && parsed->count() % 1000 != 0) {
+  GPUORCH_ASSIGN_OR_RETURN(const auto parsed, positive_duration(flag.name, text));
+  if (whole_seconds && parsed.count() % 1000 != 0) {
     return Error(ErrorCode::usage,
                  fmt::format("{}: must be a whole number of seconds (the Lease records leaseDurationSeconds), got {}",
                              flag.name, text));
   }
-  return *parsed;
+  return parsed;
 }
 
 // "10s", or "500ms" when not whole seconds (the flags' own units).
@@ -90,6 +95,11 @@ std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& o)
                                  "With --watch: serve /healthz and /readyz on this address (0 = off)")
                       ->type_name("ADDR")
                       ->capture_default_str());
+  added.push_back(cmd.add_option("--healthz-stall-timeout", o.healthz_stall_timeout,
+                                 "With --watch: /healthz fails when the loop's ticker or every worker has been "
+                                 "stuck this long (ready work untouched)")
+                      ->type_name("DURATION")
+                      ->capture_default_str());
   return added;
 }
 
@@ -116,6 +126,8 @@ Result<WatchOpsConfig> parse_watch_ops(const WatchOpsOptions& o) {
   }
   GPUORCH_ASSIGN_OR_RETURN(config.metrics_address, address("--metrics-addr", o.metrics_addr));
   GPUORCH_ASSIGN_OR_RETURN(config.health_address, address("--health-addr", o.health_addr));
+  GPUORCH_ASSIGN_OR_RETURN(config.healthz_stall_timeout,
+                           positive_duration("--healthz-stall-timeout", o.healthz_stall_timeout));
   return config;
 }
 

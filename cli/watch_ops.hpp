@@ -29,16 +29,17 @@ struct WatchOpsOptions {
   std::string retry_period = "2s";
   std::string metrics_addr = ":8080";
   std::string health_addr = ":8081";
+  std::string healthz_stall_timeout = "2m";
 };
 
 /// Binds --leader-elect, --leader-elect-lease-duration,
 /// --leader-elect-renew-deadline, --leader-elect-retry-period, --metrics-addr
-/// and --health-addr; returns them (they apply only with --watch).
+/// --health-addr and --healthz-stall-timeout; returns them (they apply only with --watch).
 std::vector<CLI::Option*> add_watch_ops_flags(CLI::App& cmd, WatchOpsOptions& options);
 
 /// The flags checked: positive durations, the lease duration in whole
 /// seconds, lease duration > renew deadline > 1.2 x retry period (client-go's
-/// rules), addresses parsed.
+/// rules), addresses parsed, a positive stall limit.
 struct WatchOpsConfig {
   bool leader_elect = true;
   std::chrono::seconds lease_duration{15};
@@ -46,6 +47,9 @@ struct WatchOpsConfig {
   std::chrono::milliseconds retry_period{2000};
   std::optional<obs::ListenAddress> metrics_address;
   std::optional<obs::ListenAddress> health_address;
+  /// WatchControllerOptions::stall_timeout: /healthz fails once the loop is
+  /// wedged this long.
+  std::chrono::milliseconds healthz_stall_timeout{std::chrono::minutes(2)};
 };
 [[nodiscard]] Result<WatchOpsConfig> parse_watch_ops(const WatchOpsOptions& options);
 

@@ -31,6 +31,7 @@ expect "gpuorch ver" version
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch get -o j" json jsonpath=
 expect "gpuorch delete --ign" --ignore-not-found
+expect "gpuorch reconcile --watch --healthz" --healthz-stall-timeout
 expect "gpuorch delete --dry-run=s" server
 expect "gpuorch x" 
 expect "gpuorch completion " bash zsh fish

@@ -36,6 +36,7 @@ expect "gpuorch ver" "version$tab"'Print the gpuorch version'
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch delete --ign" "--ignore-not-found$tab"'Treat a GPUWorkload that does not exist as deleted'
 expect "gpuorch delete --dry-run=s" --dry-run=server
+expect "gpuorch reconcile --watch --healthz" "--healthz-stall-timeout$tab"'With --watch: /healthz fails when the loop\'s ticker or every worker has been stuck this long (ready work untouched)'
 expect "gpuorch completion " bash fish zsh
 expect "gpuorch completion z" zsh
 expect "gpuorch version --out" "--output$tab"'Output format'

@@ -70,6 +70,7 @@ expect "gpuorch ver" version
 expect "gpuorch submit --strategy B" BestFit
 expect "gpuorch get -o j" json jsonpath=
 expect "gpuorch delete --ign" --ignore-not-found
+expect "gpuorch reconcile --watch --healthz" --healthz-stall-timeout
 expect "gpuorch delete --dry-run=s" --dry-run=server
 expect "gpuorch completion " bash zsh fish
 expect "gpuorch completion z" zsh

@@ -2,7 +2,8 @@
 # gpuorch reconcile --watch as a process against the sandbox: workloads
 # submitted over time (some fail and retry, one cannot fit until capacity
 # frees) all end Succeeded or Failed with the retries their policy allows,
-# one Job per attempt; SIGTERM (and SIGINT) stop the loop with exit 0 within seconds.
+# one Job per attempt; SIGTERM (and SIGINT) stop the loop with exit 0 within seconds;
+# /healthz fails after --healthz-stall-timeout of stuck workers.
 source "$(dirname "$0")/lib.sh"
 start_with_crd --nodes 2 --gpus-per-node 8 --job-duration 700ms --failure-rate 0.3 --seed 7
 kc create namespace gpuorch-system >/dev/null
@@ -94,6 +95,39 @@ expect_eq "$rc" 0 "reconcile --watch exits 0 on SIGINT: $(tail -5 "$WORK/loop2.e
 ((SECONDS - started <= 10)) || fail "SIGINT took $((SECONDS - started)) s"
 expect_contains "$(cat "$WORK/loop2.err")" "released lease gpuorch-system/gpuorch-reconciler" "SIGINT releases the Lease"
 expect_eq "$(kc -n gpuorch-system get lease gpuorch-reconciler -o jsonpath='{.spec.holderIdentity}')" "" "no holder after SIGINT"
+
+# --healthz-stall-timeout: with every API request held up 5 s, the one worker
+# sits in a request while workloads wait ready, and /healthz fails after the
+# 2 s limit (the default of 2 minutes would keep it passing); it passes again
+# once the requests are quick. No Lease: a 5 s renewal would risk losing it.
+set -m
+"$GPUORCH" --kubeconfig "$KUBECONFIG_FILE" reconcile --watch --default-image busybox --workers 1 \
+  --leader-elect=false --healthz-stall-timeout 2s \
+  --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 >"$WORK/loop3.out" 2>"$WORK/loop3.err" &
+loop=$!
+set +m
+eventually "the third loop serves /health" 15 grep -q -- "--health-addr: serving on" "$WORK/loop3.err"
+health=$(sed -n 's/.*--health-addr: serving on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$WORK/loop3.err")
+eventually "the third loop is ready" 15 curl -sf "http://$health/readyz"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://$health/healthz")" 200 "/healthz before the stall"
+printf '{"latencyMilliseconds":5000}' >"$WORK/faults.json"
+kc replace --raw /sandbox/v1/faults -f "$WORK/faults.json" >/dev/null
+submitters=()
+for i in 1 2 3; do
+  g submit --name "stall-$i" --model m --gpus 1 >/dev/null &
+  submitters+=($!)
+done
+unhealthy() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$health/healthz") == 500 ]]; }
+eventually "/healthz fails while the worker is stuck" 40 unhealthy
+expect_contains "$(curl -s "http://$health/healthz?verbose")" "[-]watch-loop failed" "the watch-loop check names the stall"
+printf '{}' >"$WORK/faults.json"
+kc replace --raw /sandbox/v1/faults -f "$WORK/faults.json" >/dev/null
+wait "${submitters[@]}" || fail "a submit during the latency failed"
+eventually "/healthz passes again once requests are quick" 60 curl -sf "http://$health/healthz"
+kill -TERM "$loop"
+rc=0
+wait "$loop" || rc=$?
+expect_eq "$rc" 0 "the third loop exits 0 on SIGTERM: $(tail -5 "$WORK/loop3.err")"
 
 stop_sandbox
 echo "PASS $TEST_NAME"

@@ -75,6 +75,8 @@ TEST_CASE("reconcile: its flags and their fixed values complete") {
   CHECK(f.values({"reconcile", "--queueing", ""}) == Strings{"best-effort", "strict"});
   CHECK(f.values({"reconcile", "-o", ""}) == Strings{"table", "json"});
   CHECK(f.values({"reconcile", "--dry-run", "--dry"}).empty());  // a flag already given is not offered again
+  CHECK(f.values({"reconcile", "--watch", "--healthz"}) == Strings{"--healthz-stall-timeout"});
+  CHECK(f.values({"reconcile", "--watch", "--health"}) == Strings{"--health-addr", "--healthz-stall-timeout"});
 }
 
 TEST_CASE("install and uninstall: their flags and fixed values complete") {
