@@ -134,9 +134,8 @@ void print_aligned_rows(std::ostream& out, const std::vector<std::vector<std::st
         line.append(std::max<std::size_t>(widths[i] + 3, 6) - row[i].size(), ' ');
       }
     }
-    while (!line.empty() && line.back() == ' ') {
-      line.pop_back();
-    }
+    // No trimming: like kubectl's, a row whose last cells are empty ends in
+    // the padding of the cells before them.
     out << line << '\n';
   }
 }

@@ -19,8 +19,9 @@ struct TableOptions {
   std::chrono::system_clock::time_point now;
 };
 
-/// Prints rows as kubectl's tabwriter does: columns padded to the widest cell
-/// plus 3 spaces (cells at least 6 wide), trailing spaces trimmed.
+/// Prints rows as kubectl's tabwriter does: every cell but a row's last padded
+/// to its column's widest cell plus 3 spaces (at least 6 wide), so that a row
+/// whose last cells are empty ends in blanks, byte for byte as kubectl's.
 void print_aligned_rows(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
 /// Prints GPUWorkload objects as kubectl prints the CRD's printer columns:

@@ -13,16 +13,16 @@ g -n ml submit --name gamma --model mistral --gpus 4 -l team=nlp >/dev/null
 set_status alpha '{"phase":"Running","assignedNode":"gpu-node-07","jobName":"alpha-1","retryCount":1}'
 
 # same_as_kubectl DESCRIPTION "GPUORCH ARGS" "KUBECTL ARGS": both print the
-# same, stdout and stderr, but for the blanks kubectl's tabwriter leaves after
-# trailing empty cells (gpuorch trims them). AGE is computed by each client at
-# its own instant, so a second boundary between the two runs is retried.
+# same, stdout and stderr, byte for byte (the blanks kubectl's tabwriter leaves
+# after trailing empty cells too). AGE is computed by each client at its own
+# instant, so a second boundary between the two runs is retried.
 same_as_kubectl() {
   local what=$1 ours theirs
   for _ in 1 2 3; do
     # shellcheck disable=SC2086 # word splitting of the argument lists is wanted
     ours=$(g $2 2>&1) || true
     # shellcheck disable=SC2086
-    theirs=$(kc get gpuworkloads $3 2>&1 | sed 's/ *$//') || true
+    theirs=$(kc get gpuworkloads $3 2>&1) || true
     [[ $ours == "$theirs" ]] && return 0
     sleep 0.3
   done
@@ -31,6 +31,18 @@ $ours
 but kubectl get gpuworkloads $3 printed
 $theirs"
 }
+
+# delta's last wide columns (PRIORITY 0 is shown; GPU-TYPE, JOB) are empty, and
+# so is its label tier: rows that end in padding.
+g submit --name delta --model m --gpus 1 -l tier= >/dev/null
+trailing_blanks=$(g get -o wide | grep -c ' $') || true
+((trailing_blanks > 0)) || fail "no row of get -o wide ends in blanks: the trailing-cell cases test nothing"
+same_as_kubectl "trailing empty cells, wide" "get delta -o wide" "delta -o wide"
+same_as_kubectl "trailing empty cells, wide without headers" "get beta delta -o wide --no-headers" \
+  "beta delta -o wide --no-headers"
+same_as_kubectl "trailing empty cells, custom-columns" "get -o custom-columns=NAME:.metadata.name,TIER:.metadata.labels.tier" \
+  "-o custom-columns=NAME:.metadata.name,TIER:.metadata.labels.tier"
+g delete delta >/dev/null
 
 same_as_kubectl "table" "get" ""
 same_as_kubectl "named objects" "get alpha beta" "alpha beta"

@@ -1,6 +1,7 @@
 #include "workload_table.hpp"
 
 #include <sstream>
+#include <string>
 
 #include <doctest/doctest.h>
 
@@ -48,6 +49,9 @@ TEST_CASE("print_workload_table aligns columns with 3 spaces and leaves absent v
   CHECK(
       wide.str() ==
       // Without headers the narrow columns show kubectl's minimum cell width of 6.
+      // bert's last cells (PRIORITY, GPU-TYPE, JOB) are empty: like kubectl's
+      // tabwriter, the row keeps the padding of MODEL (9), PRIORITY (6) and GPU-TYPE (6).
       "ml    llama-ft   Running   4     gpu-node-07   BestFit       0     5m20s   llama-3-8b   100         llama-ft-0\n"
-      "nlp   bert                 1                   LeastLoaded         50s     bert\n");
+      "nlp   bert                 1                   LeastLoaded         50s     bert" +
+          std::string(9 + 6 + 6, ' ') + "\n");
 }
