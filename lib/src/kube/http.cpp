@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 #include <gpuorch/base/strings.hpp>
 
 namespace gpuorch::kube {
@@ -175,6 +176,29 @@ void set_blob(CURL* curl, CURLoption option, const std::string& data) {
   blob.len = data.size();
   blob.flags = CURL_BLOB_COPY;
   curl_easy_setopt(curl, option, &blob);
+}
+
+// libcurl turns on SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees a connection's
+// 16 KiB read buffer whenever it is drained and allocates it again on the
+// next read: on a watch stream, once per event. That allocation is large
+// enough to make glibc consolidate every small free chunk of the thread's
+// arena first (malloc_consolidate), which after parsing JSON events is a
+// long walk: 8 % of the watch loop's CPU. Keeping the buffers costs about
+// 33 KiB per open connection.
+CURLcode keep_tls_buffers(CURL* /*curl*/, void* ssl_ctx, void* /*user*/) {
+  SSL_CTX_clear_mode(static_cast<SSL_CTX*>(ssl_ctx), SSL_MODE_RELEASE_BUFFERS);
+  return CURLE_OK;
+}
+
+// Whether libcurl's TLS is OpenSSL's (the SSL_CTX callback hands over an
+// SSL_CTX only then; Debian's libcurl4-openssl-dev, what the build expects).
+bool curl_uses_openssl() {
+  static const bool openssl = [] {
+    const auto* info = curl_version_info(CURLVERSION_NOW);
+    return info != nullptr && info->ssl_version != nullptr &&
+           std::string_view(info->ssl_version).starts_with("OpenSSL");
+  }();
+  return openssl;
 }
 
 }  // namespace
@@ -367,6 +391,9 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
   // TLS
+  if (curl_uses_openssl()) {
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, keep_tls_buffers);
+  }
   if (config.insecure_skip_tls_verify) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
