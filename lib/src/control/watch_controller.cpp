@@ -29,6 +29,16 @@ std::string workload_key_of_job(const JobView& j) {
   return j.workload.empty() ? std::string() : j.namespace_name + "/" + j.workload;
 }
 
+// metadata.resourceVersion ("" when absent), without copying the metadata.
+std::string resource_version_of(const json& object) {
+  if (const auto md = object.find("metadata"); md != object.end() && md->is_object()) {
+    if (const auto rv = md->find("resourceVersion"); rv != md->end() && rv->is_string()) {
+      return rv->get<std::string>();
+    }
+  }
+  return {};
+}
+
 // Splits "ns/name" (a workload key) into its namespace.
 std::string namespace_of(const std::string& key) {
   const auto slash = key.find('/');
@@ -79,18 +89,28 @@ WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchCont
     m_queue.set_metrics(m_watch_metrics.get());
   }
 
+  // No handler reads an update's old object (each keeps what it compares in
+  // its own view), so the informers never decode one; none of them keeps
+  // managedFields (the loop writes by merge patch, never the cached object).
+  // Only the workload cache is read (reconcile_key): the Job, pod and node
+  // caches keep metadata only, for their re-list diffs.
+  auto workload_options = m_options.informer;
+  workload_options.transform = kube::drop_managed_fields;
+  auto view_options = workload_options;
+  view_options.metadata_only = true;
+
   kube::InformerHandlers workloads;
   workloads.on_add = [this](const json& o) { on_workload(nullptr, o, false); };
-  workloads.on_update = [this](const json& old_object, const json& o) { on_workload(&old_object, o, false); };
+  workloads.on_update_new_only = [this](const json& o) { on_workload(nullptr, o, false); };
   workloads.on_delete = [this](const json& o) { on_workload(nullptr, o, true); };
   m_workload_informer = std::make_unique<kube::Informer>(m_client, kube::resources::gpu_workloads(),
-                                                         m_options.namespace_name, m_options.informer, workloads);
+                                                         m_options.namespace_name, workload_options, workloads);
 
   kube::InformerHandlers jobs;
   jobs.on_add = [this](const json& o) { on_job(o, false); };
-  jobs.on_update = [this](const json&, const json& o) { on_job(o, false); };
+  jobs.on_update_new_only = [this](const json& o) { on_job(o, false); };
   jobs.on_delete = [this](const json& o) { on_job(o, true); };
-  auto job_options = m_options.informer;
+  auto job_options = view_options;
   job_options.label_selector = std::string(k_workload_label);
   m_job_informer = std::make_unique<kube::Informer>(m_client, kube::resources::jobs(), "", job_options, jobs);
 
@@ -98,15 +118,15 @@ WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchCont
   // that finishes into a deletion, and its Job's state is what matters then.
   kube::InformerHandlers pods;
   pods.on_add = [this](const json& o) { on_pod(o, false); };
-  pods.on_update = [this](const json&, const json& o) { on_pod(o, false); };
+  pods.on_update_new_only = [this](const json& o) { on_pod(o, false); };
   pods.on_delete = [this](const json& o) { on_pod(o, true); };
-  m_pod_informer = std::make_unique<kube::Informer>(m_client, kube::resources::pods(), "", m_options.informer, pods);
+  m_pod_informer = std::make_unique<kube::Informer>(m_client, kube::resources::pods(), "", view_options, pods);
 
   kube::InformerHandlers nodes;
   nodes.on_add = [this](const json& o) { on_node(o, false); };
-  nodes.on_update = [this](const json&, const json& o) { on_node(o, false); };
+  nodes.on_update_new_only = [this](const json& o) { on_node(o, false); };
   nodes.on_delete = [this](const json& o) { on_node(o, true); };
-  m_node_informer = std::make_unique<kube::Informer>(m_client, kube::resources::nodes(), "", m_options.informer, nodes);
+  m_node_informer = std::make_unique<kube::Informer>(m_client, kube::resources::nodes(), "", view_options, nodes);
 }
 
 WatchController::~WatchController() {
@@ -217,7 +237,25 @@ bool WatchController::stop(std::chrono::milliseconds grace) {
     }
   }
   m_informer_threads.clear();
+  if (m_started) {
+    log_informer_counters();
+  }
   return drained;
+}
+
+// What each cache received over the loop's life: the watch side of its CPU.
+void WatchController::log_informer_counters() const {
+  const std::pair<const char*, const kube::Informer*> informers[] = {{"gpuworkloads", m_workload_informer.get()},
+                                                                     {"jobs", m_job_informer.get()},
+                                                                     {"pods", m_pod_informer.get()},
+                                                                     {"nodes", m_node_informer.get()}};
+  std::string text;
+  for (const auto& [resource, informer] : informers) {
+    const auto c = informer->counters();
+    text += fmt::format("{}{} {} events ({:.1f} MiB), {} listed", text.empty() ? "" : "; ", resource, c.events,
+                        static_cast<double>(c.event_bytes) / (1024.0 * 1024.0), c.listed);
+  }
+  spdlog::info("informers: {}", text);
 }
 
 WatchStats WatchController::stats() const {
@@ -274,7 +312,7 @@ void WatchController::on_workload(const json* old_object, const json& object, bo
       // The echo of this loop's own write (the object as the write left it):
       // the plan that wrote it already decided what comes next, unless a
       // reconcile waited for the cache to show that write.
-      const auto version = object.value("metadata", json::object()).value("resourceVersion", "");
+      const auto version = resource_version_of(object);
       if (auto it = m_own_versions.find(key); it != m_own_versions.end()) {
         auto& versions = it->second;
         if (auto v = std::find(versions.begin(), versions.end(), version); !version.empty() && v != versions.end()) {
@@ -352,8 +390,10 @@ void WatchController::on_job(const json& object, bool deleted) {
     account_job_locked(key);
     // Capacity freed: the Job finished or went away while it held GPUs.
     const bool was_live = old ? old->live() : false;
-    if (!view->node.empty() && (deleted || (was_live && !view->live()))) {
-      m_wake_nodes.insert(view->node);
+    // A deletion found by a re-list carries the cached Job: metadata only.
+    const auto& node = deleted && view->node.empty() && old ? old->node : view->node;
+    if (!node.empty() && (deleted || (was_live && !view->live()))) {
+      m_wake_nodes.insert(node);
     }
     if (own_echo || same_for_workload) {
       queue = false;

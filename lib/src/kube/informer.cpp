@@ -45,14 +45,35 @@ bool Informer::wait_for_sync(std::chrono::milliseconds timeout) const {
   return m_synced_cv.wait_for(lock, timeout, [this] { return m_synced; });
 }
 
-Informer::Entry Informer::make_entry(json object) const {
+Informer::Entry Informer::make_entry(const json& object) const {
   Entry e;
   e.resource_version = metadata_string(object, "resourceVersion");
-  if (m_options.compact) {
-    e.packed = json::to_msgpack(object);
-    e.packed.shrink_to_fit();
+  const auto keep = [&](const json& stored) {
+    if (m_options.compact) {
+      e.packed = json::to_msgpack(stored);
+      e.packed.shrink_to_fit();
+    } else {
+      e.object = stored;
+    }
+  };
+  if (m_options.metadata_only && object.is_object()) {
+    json partial = json::object();
+    for (const char* field : {"apiVersion", "kind"}) {
+      if (auto it = object.find(field); it != object.end()) {
+        partial[field] = *it;
+      }
+    }
+    if (auto md = object.find("metadata"); md != object.end() && md->is_object()) {
+      json& meta = partial["metadata"] = json::object();
+      for (const auto& [name, value] : md->items()) {
+        if (name != "managedFields") {
+          meta[name] = value;
+        }
+      }
+    }
+    keep(partial);
   } else {
-    e.object = std::move(object);
+    keep(object);
   }
   return e;
 }
@@ -102,6 +123,17 @@ int Informer::watch_restarts() const {
   return m_watch_restarts;
 }
 
+InformerCounters Informer::counters() const {
+  std::lock_guard lock(m_mutex);
+  return m_counters;
+}
+
+void drop_managed_fields(json& object) {
+  if (auto md = object.find("metadata"); md != object.end() && md->is_object()) {
+    md->erase("managedFields");
+  }
+}
+
 Status Informer::relist(std::stop_token stop) {
   ListOptions options;
   options.label_selector = m_options.label_selector;
@@ -110,7 +142,12 @@ Status Informer::relist(std::stop_token stop) {
   // Page by page into cache entries, so that a large list never sits in
   // memory as one JSON document.
   std::map<std::string, Entry> fresh;
+  // A store that keeps less than the whole object (metadata_only) cannot give
+  // handlers the object afterwards: the added and changed ones wait here,
+  // packed, until the handlers have seen them.
+  std::map<std::string, std::vector<std::uint8_t>> full;
   std::string list_version;
+  std::int64_t listed = 0;
   while (true) {
     if (stop.stop_requested()) {
       return Error(ErrorCode::cancelled, "listing cancelled");
@@ -118,8 +155,25 @@ Status Informer::relist(std::stop_token stop) {
     GPUORCH_ASSIGN_OR_RETURN(auto page, m_client->list(m_gvr, m_namespace, options));
     if (auto items = page.find("items"); items != page.end() && items->is_array()) {
       for (auto& item : *items) {
+        ++listed;
         auto key = key_of(item);
-        fresh.insert_or_assign(std::move(key), make_entry(std::move(item)));
+        if (m_options.transform) {
+          m_options.transform(item);
+        }
+        auto entry = make_entry(item);
+        if (m_options.metadata_only) {
+          bool changed = true;
+          {
+            std::lock_guard lock(m_mutex);
+            if (auto it = m_store.find(key); it != m_store.end()) {
+              changed = it->second.resource_version != entry.resource_version;
+            }
+          }
+          if (changed) {
+            full.insert_or_assign(key, json::to_msgpack(item));
+          }
+        }
+        fresh.insert_or_assign(std::move(key), std::move(entry));
       }
     }
     list_version = metadata_string(page, "resourceVersion");
@@ -150,9 +204,19 @@ Status Informer::relist(std::stop_token stop) {
     m_resource_version = list_version;
     m_synced = true;
     ++m_lists;
+    m_counters.listed += listed;
   }
   m_synced_cv.notify_all();
   // Handlers run outside the lock; the objects come from the entries kept aside.
+  const auto listed_object = [&](const std::string& key) -> std::optional<json> {
+    if (!m_options.metadata_only) {
+      return get(key);
+    }
+    if (auto it = full.find(key); it != full.end()) {
+      return json::from_msgpack(it->second);
+    }
+    return std::nullopt;
+  };
   for (const auto& [key, entry] : old_store) {
     bool still_there = false;
     {
@@ -164,46 +228,73 @@ Status Informer::relist(std::stop_token stop) {
     }
   }
   for (const auto& key : added) {
-    if (auto object = get(key); object && m_handlers.on_add) {
+    if (auto object = listed_object(key); object && m_handlers.on_add) {
       m_handlers.on_add(*object);
     }
   }
   for (const auto& key : updated) {
-    auto object = get(key);
+    auto object = listed_object(key);
     const auto old_it = old_store.find(key);
-    if (object && old_it != old_store.end() && m_handlers.on_update) {
+    if (!object || old_it == old_store.end()) {
+      continue;
+    }
+    if (m_handlers.on_update_new_only) {
+      m_handlers.on_update_new_only(*object);
+    } else if (m_handlers.on_update) {
       m_handlers.on_update(unpack(old_it->second), *object);
     }
   }
   return {};
 }
 
-void Informer::apply_event(const WatchEvent& event) {
+void Informer::apply_event(WatchEvent& event) {
+  // The key and version as the server sent them, whatever the transform keeps.
   const auto key = key_of(event.object);
+  const auto version = metadata_string(event.object, "resourceVersion");
+  if (m_options.transform) {
+    m_options.transform(event.object);
+  }
+  const bool deleted = event.type == "DELETED";
+  // Only a handler that asks for the old object pays for decoding it.
+  const bool wants_old = !deleted && m_handlers.on_update && !m_handlers.on_update_new_only;
+  // Built before taking the lock, which get() and list() (the workers) share.
+  Entry entry;
+  if (!deleted) {
+    entry = make_entry(event.object);
+  }
   std::optional<json> old_object;
+  bool existed = false;
   {
     std::lock_guard lock(m_mutex);
+    ++m_counters.events;
+    m_counters.event_bytes += static_cast<std::int64_t>(event.size);
     auto it = m_store.find(key);
-    if (it != m_store.end()) {
+    existed = it != m_store.end();
+    if (existed && wants_old) {
       old_object = unpack(it->second);
     }
-    if (event.type == "DELETED") {
-      if (it != m_store.end()) {
+    if (deleted) {
+      if (existed) {
         m_store.erase(it);
       }
+    } else if (existed) {
+      it->second = std::move(entry);
     } else {
-      m_store.insert_or_assign(key, make_entry(event.object));
+      m_store.emplace(key, std::move(entry));
     }
-    if (auto rv = metadata_string(event.object, "resourceVersion"); !rv.empty()) {
-      m_resource_version = rv;
+    if (!version.empty()) {
+      m_resource_version = version;
     }
   }
-  if (event.type == "DELETED") {
+  if (deleted) {
+    // The object's last state as the server sent it (client-go does the same).
     if (m_handlers.on_delete) {
-      m_handlers.on_delete(old_object ? *old_object : event.object);
+      m_handlers.on_delete(event.object);
     }
-  } else if (old_object) {
-    if (m_handlers.on_update) {
+  } else if (existed) {
+    if (m_handlers.on_update_new_only) {
+      m_handlers.on_update_new_only(event.object);
+    } else if (m_handlers.on_update) {
       m_handlers.on_update(*old_object, event.object);
     }
   } else if (m_handlers.on_add) {
@@ -244,7 +335,7 @@ Status Informer::run(std::stop_token stop) {
     std::size_t events = 0;
     auto watched = watch(
         *m_client, m_gvr, m_namespace, options,
-        [&](const WatchEvent& event) {
+        [&](WatchEvent& event) {
           ++events;
           apply_event(event);
           return !stop.stop_requested();
@@ -254,6 +345,13 @@ Status Informer::run(std::stop_token stop) {
       break;
     }
     if (watched) {
+      // Resume from the last version the stream showed, a bookmark's
+      // included: after a quiet stream, the version of the last event may
+      // be old enough for the server to answer 410 and force a re-list.
+      if (!watched->empty()) {
+        std::lock_guard lock(m_mutex);
+        m_resource_version = *watched;
+      }
       // The server ended the stream (timeoutSeconds): resume at once, unless it
       // ended with nothing at all, which would otherwise become a busy loop.
       if (events == 0) {

@@ -41,6 +41,7 @@ Result<bool> WatchDecoder::feed(std::string_view bytes, const std::function<bool
     WatchEvent event;
     event.type = parsed["type"].get<std::string>();
     event.object = std::move(parsed["object"]);
+    event.size = line.size() + 1;
     if (!emit(std::move(event))) {
       m_buffer.erase(0, start);
       return false;
@@ -63,7 +64,7 @@ bool is_gone(const Error& error) {
 }
 
 Result<std::string> watch(Client& client, const Gvr& gvr, std::string_view ns, const WatchOptions& options,
-                          const std::function<bool(const WatchEvent&)>& handler, std::stop_token stop) {
+                          const std::function<bool(WatchEvent&)>& handler, std::stop_token stop) {
   Request request;
   request.path = resource_path(gvr, ns);
   request.query.emplace_back("watch", "1");

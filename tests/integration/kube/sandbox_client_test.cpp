@@ -108,48 +108,79 @@ TEST_CASE("sandbox: create, conflicts, patches, apply, dry-run and delete precon
   CHECK(gone.error().message() == "leases.coordination.k8s.io \"crud\" not found");
 }
 
-TEST_CASE("sandbox: an informer follows creates, updates and deletes") {
+namespace {
+
+// Creates, updates and deletes one Lease under an informer configured by
+// `options`; returns what its handlers saw, and checks what it stored.
+std::vector<std::string> follow_one_lease(const std::string& name, InformerOptions options, bool new_only) {
   auto client = sandbox().client();
   std::mutex mutex;
   std::vector<std::string> events;
+  const auto record = [&](const std::string& what) {
+    std::lock_guard lock(mutex);
+    events.push_back(what);
+  };
   InformerHandlers handlers;
-  handlers.on_add = [&](const json& o) {
-    std::lock_guard lock(mutex);
-    events.push_back("add " + Informer::key_of(o));
+  handlers.on_add = [&](const json& o) { record("add " + Informer::key_of(o)); };
+  const auto updated = [&](const json& o) {
+    record("update " + Informer::key_of(o) + " " + o["spec"]["holderIdentity"].get<std::string>());
   };
-  handlers.on_update = [&](const json&, const json& o) {
-    std::lock_guard lock(mutex);
-    events.push_back("update " + Informer::key_of(o) + " " + o["spec"]["holderIdentity"].get<std::string>());
-  };
-  handlers.on_delete = [&](const json& o) {
-    std::lock_guard lock(mutex);
-    events.push_back("delete " + Informer::key_of(o));
-  };
-  InformerOptions options;
-  options.field_selector = "metadata.name=watched";
+  if (new_only) {
+    handlers.on_update_new_only = updated;
+  } else {
+    handlers.on_update = [&](const json&, const json& o) { updated(o); };
+  }
+  handlers.on_delete = [&](const json& o) { record("delete " + Informer::key_of(o)); };
+  options.field_selector = "metadata.name=" + name;
   Informer informer(client, resources::leases(), "default", options, handlers);
   std::stop_source stop;
   std::thread runner([&] { (void)informer.run(stop.get_token()); });
   REQUIRE(informer.wait_for_sync(std::chrono::seconds(10)));
 
   const auto gvr = resources::leases();
-  REQUIRE(client->create(gvr, "default", lease("watched", "one")).ok());
-  REQUIRE(client->patch(gvr, "default", "watched", PatchType::merge, R"({"spec":{"holderIdentity":"two"}})").ok());
-  REQUIRE(client->remove(gvr, "default", "watched").ok());
-  for (int i = 0; i < 500; ++i) {
-    {
-      std::lock_guard lock(mutex);
-      if (events.size() >= 3) {
-        break;
+  const auto wait_for = [&](std::size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard lock(mutex);
+        if (events.size() >= n) {
+          return;
+        }
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  };
+  REQUIRE(client->create(gvr, "default", lease(name, "one")).ok());
+  REQUIRE(client->patch(gvr, "default", name, PatchType::merge, R"({"spec":{"holderIdentity":"two"}})").ok());
+  wait_for(2);
+  // What the cache holds of it: the whole object, or its metadata only.
+  const auto cached = informer.get("default/" + name);
+  REQUIRE(cached.has_value());
+  CHECK(cached->contains("spec") == !options.metadata_only);
+  CHECK((*cached)["metadata"]["name"] == name);
+  CHECK(!(*cached)["metadata"].value("resourceVersion", "").empty());
+  REQUIRE(client->remove(gvr, "default", name).ok());
+  wait_for(3);
   stop.request_stop();
   runner.join();
   std::lock_guard lock(mutex);
-  CHECK(events ==
+  return events;
+}
+
+}  // namespace
+
+TEST_CASE("sandbox: an informer follows creates, updates and deletes") {
+  CHECK(follow_one_lease("watched", {}, false) ==
         std::vector<std::string>{"add default/watched", "update default/watched two", "delete default/watched"});
+}
+
+TEST_CASE("sandbox: a metadata-only informer hands whole objects to its handlers") {
+  InformerOptions options;
+  options.compact = true;
+  options.metadata_only = true;
+  options.transform = drop_managed_fields;
+  CHECK(follow_one_lease("watched-metadata", options, true) ==
+        std::vector<std::string>{"add default/watched-metadata", "update default/watched-metadata two",
+                                 "delete default/watched-metadata"});
 }
 
 TEST_CASE("sandbox: a wrong token and a wrong CA are reported clearly") {

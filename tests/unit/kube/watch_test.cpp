@@ -107,7 +107,40 @@ TEST_CASE("watch streams events, tracks bookmarks and reports 410") {
   CHECK(is_gone(gone.error()));
 }
 
-static void informer_scenario(bool compact) {
+namespace {
+
+// How the scenario's informer is configured.
+struct Scenario {
+  bool compact = false;
+  bool new_only = false;       // on_update_new_only instead of on_update
+  bool metadata_only = false;  // InformerOptions::metadata_only
+  bool transform = false;      // drop managedFields and mark each object
+};
+
+// A pod as the server sends it: with a spec and managedFields.
+json full_pod(const std::string& name, const std::string& rv) {
+  json p = pod(name, rv);
+  p["metadata"]["managedFields"] = json::array({{{"manager", "kubelet"}, {"operation", "Update"}}});
+  p["spec"] = {{"nodeName", "node-" + name}};
+  return p;
+}
+
+// "ml/a@5 spec managedFields transformed": what a handler was given.
+std::string describe(const json& o) {
+  std::string s = Informer::key_of(o) + "@" + o["metadata"].value("resourceVersion", "");
+  if (o.contains("spec")) {
+    s += " spec";
+  }
+  if (o["metadata"].contains("managedFields")) {
+    s += " managedFields";
+  }
+  if (o["metadata"].contains("annotations")) {
+    s += " transformed";
+  }
+  return s;
+}
+
+void informer_scenario(Scenario mode) {
   TestServer server;
   std::mutex mutex;
   std::vector<std::string> requests;
@@ -122,35 +155,38 @@ static void informer_scenario(bool compact) {
     if (!req.has_param("watch")) {
       json list = {{"kind", "PodList"}, {"metadata", {{"resourceVersion", "10"}}}, {"items", json::array()}};
       if (++lists == 1) {
-        list["items"] = json::array({pod("a", "5"), pod("b", "6")});
+        list["items"] = json::array({full_pod("a", "5"), full_pod("b", "6")});
       } else {
         list["metadata"]["resourceVersion"] = "30";
-        list["items"] = json::array({pod("a", "25"), pod("c", "26")});
+        list["items"] = json::array({full_pod("a", "25"), full_pod("c", "26")});
       }
       res.set_content(list.dump(), "application/json");
       return;
     }
     if (rv == "10") {
-      // One event, then the connection drops.
+      // One event and a bookmark, then the stream ends: the next watch
+      // starts from the bookmark's version.
       res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
-        const auto line = event("ADDED", pod("d", "11"));
+        const auto line = event("ADDED", full_pod("d", "11")) +
+                          event("BOOKMARK", json{{"kind", "Pod"}, {"metadata", {{"resourceVersion", "20"}}}});
         sink.write(line.data(), line.size());
         sink.done();
         return true;
       });
-    } else if (rv == "11") {
+    } else if (rv == "20") {
       res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
         const auto line = event("ERROR", json{{"kind", "Status"},
                                               {"code", 410},
                                               {"reason", "Expired"},
-                                              {"message", "too old resource version: 11 (20)"}});
+                                              {"message", "too old resource version: 20 (21)"}});
         sink.write(line.data(), line.size());
         sink.done();
         return true;
       });
     } else {
       res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
-        const auto line = event("DELETED", pod("c", "31"));
+        // The final state differs from the cached one (26): handlers get this one.
+        const auto line = event("DELETED", full_pod("c", "31"));
         sink.write(line.data(), line.size());
         while (!finished && sink.is_writable()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -169,16 +205,24 @@ static void informer_scenario(bool compact) {
     events.push_back(what);
   };
   InformerHandlers handlers;
-  handlers.on_add = [&](const json& o) { record("add " + Informer::key_of(o)); };
+  handlers.on_add = [&](const json& o) { record("add " + describe(o)); };
   handlers.on_update = [&](const json& old_object, const json& new_object) {
-    record("update " + Informer::key_of(new_object) + " " +
-           old_object["metadata"]["resourceVersion"].get<std::string>() + "->" +
-           new_object["metadata"]["resourceVersion"].get<std::string>());
+    record("update " + describe(old_object) + " -> " + describe(new_object));
   };
-  handlers.on_delete = [&](const json& o) { record("delete " + Informer::key_of(o)); };
+  if (mode.new_only) {
+    handlers.on_update_new_only = [&](const json& new_object) { record("update -> " + describe(new_object)); };
+  }
+  handlers.on_delete = [&](const json& o) { record("delete " + describe(o)); };
   InformerOptions options;
   options.backoff_base = std::chrono::milliseconds(10);
-  options.compact = compact;
+  options.compact = mode.compact;
+  options.metadata_only = mode.metadata_only;
+  if (mode.transform) {
+    options.transform = [](json& o) {
+      drop_managed_fields(o);
+      o["metadata"]["annotations"] = {{"transformed", "yes"}};
+    };
+  }
   Informer informer(real_time_client(server.url()), resources::pods(), "ml", options, handlers);
   std::stop_source stop;
   std::thread runner([&] { CHECK(informer.run(stop.get_token()).ok()); });
@@ -196,29 +240,59 @@ static void informer_scenario(bool compact) {
   stop.request_stop();
   runner.join();
 
-  CHECK(events == std::vector<std::string>{"add ml/a", "add ml/b", "add ml/d",
+  // What handlers get: the server's object (after the transform), or the
+  // cached one for a re-list's deletions (metadata only when so stored).
+  const std::string sent = mode.transform ? " spec transformed" : " spec managedFields";
+  const std::string cached = mode.metadata_only ? (mode.transform ? " transformed" : "") : sent;
+  const std::string update =
+      mode.new_only ? "update -> ml/a@25" + sent : "update ml/a@5" + cached + " -> ml/a@25" + sent;
+  CHECK(events == std::vector<std::string>{"add ml/a@5" + sent, "add ml/b@6" + sent, "add ml/d@11" + sent,
                                            // re-list after 410: b and d vanished, c appeared, a changed
-                                           "delete ml/b", "delete ml/d", "add ml/c", "update ml/a 5->25",
+                                           "delete ml/b@6" + cached, "delete ml/d@11" + cached, "add ml/c@26" + sent,
+                                           update,
                                            // watch from the new list's version
-                                           "delete ml/c"});
+                                           "delete ml/c@31" + sent});
   CHECK(informer.list_count() == 2);
   CHECK(informer.size() == 1);
-  CHECK(informer.get("ml/a").value()["metadata"]["resourceVersion"] == "25");
+  const auto a = informer.get("ml/a").value();
+  CHECK(describe(a) == "ml/a@25" + cached);
   CHECK(informer.resource_version() == "31");
   CHECK(informer.watch_restarts() == 1);  // the 410; the first stream ended normally
   CHECK(informer.list().size() == 1);
+  const auto counters = informer.counters();
+  CHECK(counters.events == 2);  // d added, c deleted (bookmarks and errors are not applied)
+  CHECK(counters.event_bytes == static_cast<std::int64_t>(event("ADDED", full_pod("d", "11")).size() +
+                                                          event("DELETED", full_pod("c", "31")).size()));
+  CHECK(counters.listed == 4);
   std::lock_guard lock(mutex);
   REQUIRE(requests.size() >= 5);
   CHECK(std::vector<std::string>(requests.begin(), requests.begin() + 5) ==
-        std::vector<std::string>{"list@", "watch@10", "watch@11", "list@", "watch@30"});
+        std::vector<std::string>{"list@", "watch@10", "watch@20", "list@", "watch@30"});
 }
 
+}  // namespace
+
 TEST_CASE("Informer lists, watches, resumes after drops and re-lists on 410") {
-  informer_scenario(false);
+  informer_scenario({});
 }
 
 TEST_CASE("Informer with a compact store behaves the same") {
-  informer_scenario(true);
+  informer_scenario({.compact = true});
+}
+
+TEST_CASE("Informer gives on_update the cached old object, and on_update_new_only only the new one") {
+  informer_scenario({.compact = true, .new_only = false});
+  informer_scenario({.compact = true, .new_only = true});
+}
+
+TEST_CASE("Informer transform applies to listed and watched objects alike") {
+  informer_scenario({.transform = true});
+  informer_scenario({.compact = true, .new_only = true, .transform = true});
+}
+
+TEST_CASE("Informer with a metadata-only store gives handlers whole objects and keeps only metadata") {
+  informer_scenario({.metadata_only = true});
+  informer_scenario({.compact = true, .new_only = true, .metadata_only = true, .transform = true});
 }
 
 TEST_CASE("Informer lists page by page with continue tokens") {

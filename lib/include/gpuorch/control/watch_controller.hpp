@@ -196,6 +196,7 @@ class WatchController {
   void requeue_after_plan(const std::string& key, const Plan& plan);
   void update_gauges();
   void update_watch_gauges();
+  void log_informer_counters() const;
   void note_tick();
 
   std::shared_ptr<kube::Client> m_client;

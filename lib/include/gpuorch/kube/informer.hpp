@@ -21,11 +21,37 @@
 namespace gpuorch::kube {
 
 /// Callbacks of an informer, called from its run() thread, in event order,
-/// outside the cache lock (a handler may read the cache).
+/// outside the cache lock (a handler may read the cache). Objects are as the
+/// server sent them, after InformerOptions::transform.
 struct InformerHandlers {
   std::function<void(const nlohmann::json& object)> on_add;
   std::function<void(const nlohmann::json& old_object, const nlohmann::json& new_object)> on_update;
+  /// Used instead of on_update when set: for a handler that reads only the
+  /// new object. The cached old object is then never decoded, which with a
+  /// compact store costs about as much as parsing the event itself.
+  std::function<void(const nlohmann::json& new_object)> on_update_new_only;
+  /// A watch's DELETED event passes the object's final state from the
+  /// server; a deletion found by a re-list passes the cached object (as
+  /// stored: see InformerOptions::metadata_only).
   std::function<void(const nlohmann::json& object)> on_delete;
+};
+
+/// Changes an object before the informer stores it or hands it to a handler
+/// (client-go's TransformFunc), e.g. to drop metadata.managedFields. Applied
+/// to listed and watched objects alike; it must keep metadata.name,
+/// namespace and resourceVersion. An object transformed so must never be
+/// written back to the server: it would lose what was dropped.
+using InformerTransform = std::function<void(nlohmann::json& object)>;
+
+/// Drops metadata.managedFields (server-side apply's bookkeeping, often the
+/// largest part of an object), which only a client that applies reads.
+void drop_managed_fields(nlohmann::json& object);
+
+/// What an informer received (for metrics, logs and benchmarks).
+struct InformerCounters {
+  std::int64_t events = 0;       ///< watch events applied (bookmarks not counted)
+  std::int64_t event_bytes = 0;  ///< their size in the stream
+  std::int64_t listed = 0;       ///< objects received by lists
 };
 
 struct InformerOptions {
@@ -41,6 +67,13 @@ struct InformerOptions {
   /// times smaller (what lets a controller cache 50,000 workloads), at the
   /// price of decoding an object on get()/list() and for handlers' old objects.
   bool compact = false;
+  /// Store only each object's apiVersion, kind and metadata (client-go's
+  /// metadata informer), for a consumer that keeps its own view of the
+  /// objects from the handlers: get()/list() and a re-list's deletions then
+  /// give these partial objects. Handlers still get the full objects.
+  bool metadata_only = false;
+  /// See InformerTransform; none by default.
+  InformerTransform transform;
 };
 
 /// client-go's list+watch cache: lists (paged), keeps every object in a local
@@ -73,6 +106,12 @@ class Informer {
   [[nodiscard]] int list_count() const;
   /// Watch streams that ended with an error (a drop, a 410) and were resumed.
   [[nodiscard]] int watch_restarts() const;
+  [[nodiscard]] InformerCounters counters() const;
+
+  /// What run() does with each watch event: transform, store, then the
+  /// handlers. Public for replaying recorded streams (benchmarks, tests);
+  /// never while run() is running (it is the store's only writer).
+  void apply_event(WatchEvent& event);
 
  private:
   /// One cached object: its resourceVersion (for re-list diffs) and either
@@ -82,11 +121,11 @@ class Informer {
     nlohmann::json object;
     std::vector<std::uint8_t> packed;
   };
-  [[nodiscard]] Entry make_entry(nlohmann::json object) const;
+  /// The entry of an object (already transformed) as this store keeps it.
+  [[nodiscard]] Entry make_entry(const nlohmann::json& object) const;
   [[nodiscard]] nlohmann::json unpack(const Entry& entry) const;
 
   Status relist(std::stop_token stop);
-  void apply_event(const WatchEvent& event);
 
   std::shared_ptr<Client> m_client;
   Gvr m_gvr;
@@ -101,6 +140,7 @@ class Informer {
   bool m_synced = false;
   int m_lists = 0;
   int m_watch_restarts = 0;
+  InformerCounters m_counters;
 };
 
 }  // namespace gpuorch::kube

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <stop_token>
 #include <string>
@@ -16,6 +17,8 @@ namespace gpuorch::kube {
 struct WatchEvent {
   std::string type;
   nlohmann::json object;
+  /// Bytes of the event's line in the stream (what it cost to receive).
+  std::size_t size = 0;
 };
 
 struct WatchOptions {
@@ -50,11 +53,12 @@ class WatchDecoder {
 [[nodiscard]] bool is_gone(const Error& error);
 
 /// Runs one watch request and delivers its events in order to `handler`
-/// (return false to stop). Returns the last resourceVersion seen (from objects
+/// (return false to stop). The handler may take the event's object (move it
+/// out or edit it): the event is not looked at again. Returns the last resourceVersion seen (from objects
 /// and bookmarks) when the stream ends normally or the handler stops it. A 410
 /// (as an HTTP answer or an ERROR event) is returned as an error for which
 /// is_gone() holds; the caller then lists again.
 Result<std::string> watch(Client& client, const Gvr& gvr, std::string_view ns, const WatchOptions& options,
-                          const std::function<bool(const WatchEvent&)>& handler, std::stop_token stop = {});
+                          const std::function<bool(WatchEvent&)>& handler, std::stop_token stop = {});
 
 }  // namespace gpuorch::kube
