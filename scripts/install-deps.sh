@@ -8,7 +8,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git clang-format
   # libraries
-  libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-dev libspdlog-dev libfmt-dev
   libssl-dev libcpp-httplib-dev zlib1g-dev doctest-dev libbenchmark-dev
   # test tools: real shells for completions, man page tooling, JSON and SVG checks
   bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck

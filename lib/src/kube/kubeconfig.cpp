@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "yaml_tree.hpp"
+
 namespace gpuorch::kube {
 namespace {
 
@@ -88,7 +90,8 @@ bool is_yaml11_number(std::string_view s) {
          in_class(mantissa.substr(dot + 1), "0123456789_");
 }
 
-ScalarKind resolve_scalar(const YAML::Node& node) {
+template <typename Node>
+ScalarKind resolve_scalar(const Node& node) {
   if (node.IsNull()) {
     return ScalarKind::null;
   }
@@ -122,7 +125,8 @@ ScalarKind resolve_scalar(const YAML::Node& node) {
   return ScalarKind::string;
 }
 
-std::string_view kind_name(const YAML::Node& node) {
+template <typename Node>
+std::string_view kind_name(const Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence:
       return "a list";
@@ -147,11 +151,12 @@ std::string_view kind_name(const YAML::Node& node) {
 }
 
 /// Decodes YAML into typed fields, naming the file and the field path in errors.
+template <typename Node>
 class Decoder {
  public:
   explicit Decoder(const std::string& filename) : m_filename(filename) {}
 
-  Error error(const YAML::Node& node, const std::string& path, const std::string& what) const {
+  Error error(const Node& node, const std::string& path, const std::string& what) const {
     std::string where;
     const auto mark = node.Mark();
     if (!mark.is_null()) {
@@ -161,15 +166,15 @@ class Decoder {
                  fmt::format("error loading kubeconfig \"{}\": {}: {}{}", m_filename, path, what, where));
   }
 
-  Error type_error(const YAML::Node& node, const std::string& path, std::string_view expected) const {
+  Error type_error(const Node& node, const std::string& path, std::string_view expected) const {
     return error(node, path, fmt::format("expected {}, got {}", expected, kind_name(node)));
   }
 
-  static bool absent(const YAML::Node& node) {
+  static bool absent(const Node& node) {
     return !node.IsDefined() || node.IsNull() || (node.IsScalar() && resolve_scalar(node) == ScalarKind::null);
   }
 
-  Status string_field(const YAML::Node& node, const std::string& path, std::string& out) const {
+  Status string_field(const Node& node, const std::string& path, std::string& out) const {
     if (absent(node)) {
       return {};
     }
@@ -180,7 +185,7 @@ class Decoder {
     return {};
   }
 
-  Status bool_field(const YAML::Node& node, const std::string& path, bool& out) const {
+  Status bool_field(const Node& node, const std::string& path, bool& out) const {
     if (absent(node)) {
       return {};
     }
@@ -191,7 +196,7 @@ class Decoder {
     return {};
   }
 
-  Status base64_field(const YAML::Node& node, const std::string& path, std::string& out) const {
+  Status base64_field(const Node& node, const std::string& path, std::string& out) const {
     std::string text;
     GPUORCH_TRY(string_field(node, path, text));
     if (text.empty()) {
@@ -205,7 +210,7 @@ class Decoder {
     return {};
   }
 
-  Status string_list(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) const {
+  Status string_list(const Node& node, const std::string& path, std::vector<std::string>& out) const {
     if (absent(node)) {
       return {};
     }
@@ -221,14 +226,18 @@ class Decoder {
     return {};
   }
 
-  Status object(const YAML::Node& node, const std::string& path) const {
+  Status object(const Node& node, const std::string& path) const {
     if (!node.IsMap()) {
       return type_error(node, path, "an object");
     }
     return {};
   }
 
-  Result<json> to_json(const YAML::Node& node, const std::string& path) const {
+  Result<json> to_json(const Node& node, const std::string& path) const {
+    // A missing key (`extensions: [{name: x}]`): yaml-cpp's Type() throws for it.
+    if (!node.IsDefined()) {
+      return json(nullptr);
+    }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
       case YAML::NodeType::Null:
@@ -282,7 +291,7 @@ class Decoder {
     return json(nullptr);
   }
 
-  Status extensions(const YAML::Node& node, const std::string& path, Extensions& out) const {
+  Status extensions(const Node& node, const std::string& path, Extensions& out) const {
     if (absent(node)) {
       return {};
     }
@@ -291,7 +300,7 @@ class Decoder {
     }
     for (std::size_t i = 0; i < node.size(); ++i) {
       const auto item_path = fmt::format("{}[{}]", path, i);
-      const YAML::Node item = node[i];
+      const Node item = node[i];
       if (absent(item)) {
         continue;
       }
@@ -307,7 +316,7 @@ class Decoder {
     return {};
   }
 
-  Status cluster(const YAML::Node& node, const std::string& path, ClusterEntry& out) const {
+  Status cluster(const Node& node, const std::string& path, ClusterEntry& out) const {
     if (absent(node)) {
       return {};
     }
@@ -326,11 +335,11 @@ class Decoder {
     return {};
   }
 
-  Status exec(const YAML::Node& node, const std::string& path, ExecConfig& out) const {
+  Status exec(const Node& node, const std::string& path, ExecConfig& out) const {
     GPUORCH_TRY(object(node, path));
     GPUORCH_TRY(string_field(node["command"], path + ".command", out.command));
     GPUORCH_TRY(string_list(node["args"], path + ".args", out.args));
-    const YAML::Node env = node["env"];
+    const Node env = node["env"];
     if (!absent(env)) {
       if (!env.IsSequence()) {
         return type_error(env, path + ".env", "a list of {name, value}");
@@ -358,7 +367,7 @@ class Decoder {
     return {};
   }
 
-  Status user(const YAML::Node& node, const std::string& path, AuthInfoEntry& out) const {
+  Status user(const Node& node, const std::string& path, AuthInfoEntry& out) const {
     if (absent(node)) {
       return {};
     }
@@ -373,7 +382,7 @@ class Decoder {
     GPUORCH_TRY(string_field(node["as"], path + ".as", out.impersonate));
     GPUORCH_TRY(string_field(node["as-uid"], path + ".as-uid", out.impersonate_uid));
     GPUORCH_TRY(string_list(node["as-groups"], path + ".as-groups", out.impersonate_groups));
-    const YAML::Node extra = node["as-user-extra"];
+    const Node extra = node["as-user-extra"];
     if (!absent(extra)) {
       if (!extra.IsMap()) {
         return type_error(extra, path + ".as-user-extra", "an object of string lists");
@@ -385,12 +394,12 @@ class Decoder {
     }
     GPUORCH_TRY(string_field(node["username"], path + ".username", out.username));
     GPUORCH_TRY(string_field(node["password"], path + ".password", out.password));
-    const YAML::Node provider = node["auth-provider"];
+    const Node provider = node["auth-provider"];
     if (!absent(provider)) {
       GPUORCH_TRY(object(provider, path + ".auth-provider"));
       AuthProviderConfig config;
       GPUORCH_TRY(string_field(provider["name"], path + ".auth-provider.name", config.name));
-      const YAML::Node values = provider["config"];
+      const Node values = provider["config"];
       if (!absent(values)) {
         GPUORCH_TRY(object(values, path + ".auth-provider.config"));
         for (const auto& kv : values) {
@@ -400,7 +409,7 @@ class Decoder {
       }
       out.auth_provider = std::move(config);
     }
-    const YAML::Node exec_node = node["exec"];
+    const Node exec_node = node["exec"];
     if (!absent(exec_node)) {
       ExecConfig config;
       GPUORCH_TRY(exec(exec_node, path + ".exec", config));
@@ -410,7 +419,7 @@ class Decoder {
     return {};
   }
 
-  Status context(const YAML::Node& node, const std::string& path, ContextEntry& out) const {
+  Status context(const Node& node, const std::string& path, ContextEntry& out) const {
     if (absent(node)) {
       return {};
     }
@@ -423,7 +432,7 @@ class Decoder {
   }
 
   template <typename Entry, typename Fn>
-  Status named_list(const YAML::Node& node, const std::string& key, const std::string& inner,
+  Status named_list(const Node& node, const std::string& key, const std::string& inner,
                     std::map<std::string, Entry>& out, Fn&& decode_entry) const {
     if (absent(node)) {
       return {};
@@ -433,7 +442,7 @@ class Decoder {
     }
     for (std::size_t i = 0; i < node.size(); ++i) {
       const auto item_path = fmt::format("{}[{}]", key, i);
-      const YAML::Node item = node[i];
+      const Node item = node[i];
       std::string name;
       Entry entry;
       if (!absent(item)) {
@@ -503,18 +512,14 @@ bool KubeConfig::empty() const {
          preferences.extensions.empty() && extensions.empty();
 }
 
-Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& filename) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return Error(ErrorCode::config,
-                 fmt::format("error loading kubeconfig \"{}\": invalid YAML at line {}, column {}: {}", filename,
-                             e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+namespace {
+
+/// Decodes a document read by yaml-cpp (YAML::Node) or by libyaml (yaml_tree::Node).
+template <typename Node>
+Result<KubeConfig> decode_kubeconfig(const Node& root, const std::string& filename) {
   KubeConfig config;
-  Decoder decoder(filename);
-  if (Decoder::absent(root)) {
+  Decoder<Node> decoder(filename);
+  if (Decoder<Node>::absent(root)) {
     return config;
   }
   if (!root.IsMap()) {
@@ -534,24 +539,52 @@ Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& fi
   if (!kind.empty() && kind != "Config") {
     return decoder.error(root["kind"], "kind", fmt::format("unsupported kind \"{}\", expected Config", kind));
   }
-  const YAML::Node prefs = root["preferences"];
-  if (!Decoder::absent(prefs)) {
+  const Node prefs = root["preferences"];
+  if (!Decoder<Node>::absent(prefs)) {
     GPUORCH_TRY(decoder.object(prefs, "preferences"));
     GPUORCH_TRY(decoder.bool_field(prefs["colors"], "preferences.colors", config.preferences.colors));
     GPUORCH_TRY(decoder.extensions(prefs["extensions"], "preferences.extensions", config.preferences.extensions));
   }
   GPUORCH_TRY(decoder.named_list(
       root["clusters"], "clusters", "cluster", config.clusters,
-      [&](const YAML::Node& n, const std::string& p, ClusterEntry& e) { return decoder.cluster(n, p, e); }));
-  GPUORCH_TRY(decoder.named_list(
-      root["users"], "users", "user", config.users,
-      [&](const YAML::Node& n, const std::string& p, AuthInfoEntry& e) { return decoder.user(n, p, e); }));
+      [&](const Node& n, const std::string& p, ClusterEntry& e) { return decoder.cluster(n, p, e); }));
+  GPUORCH_TRY(
+      decoder.named_list(root["users"], "users", "user", config.users,
+                         [&](const Node& n, const std::string& p, AuthInfoEntry& e) { return decoder.user(n, p, e); }));
   GPUORCH_TRY(decoder.named_list(
       root["contexts"], "contexts", "context", config.contexts,
-      [&](const YAML::Node& n, const std::string& p, ContextEntry& e) { return decoder.context(n, p, e); }));
+      [&](const Node& n, const std::string& p, ContextEntry& e) { return decoder.context(n, p, e); }));
   GPUORCH_TRY(decoder.string_field(root["current-context"], "current-context", config.current_context));
   GPUORCH_TRY(decoder.extensions(root["extensions"], "extensions", config.extensions));
   return config;
+}
+
+}  // namespace
+
+Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& filename) {
+  // libyaml first: yaml-cpp's scanner took ~2 M instructions (5 % of a `gpuorch submit`) for the
+  // 1.2 KB kubeconfig of a sandbox (docs/benchmarks.md). yaml_tree gives the nodes yaml-cpp would give; a
+  // text libyaml rejects, and any decoding error, goes through yaml-cpp again so that errors keep
+  // yaml-cpp's messages and positions exactly.
+  if (auto tree = yaml_tree::read(text)) {
+    auto config = decode_kubeconfig(tree->root(), filename);
+    if (config.ok()) {
+      return config;
+    }
+  }
+  return parse_kubeconfig_with_yaml_cpp(text, filename);
+}
+
+Result<KubeConfig> parse_kubeconfig_with_yaml_cpp(std::string_view text, const std::string& filename) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::config,
+                 fmt::format("error loading kubeconfig \"{}\": invalid YAML at line {}, column {}: {}", filename,
+                             e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  return decode_kubeconfig(root, filename);
 }
 
 KubeConfig merge_kubeconfigs(const std::vector<KubeConfig>& configs) {

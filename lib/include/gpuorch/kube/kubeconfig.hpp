@@ -107,6 +107,11 @@ struct KubeConfig {
 /// Errors are ErrorCode::config.
 Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& filename);
 
+/// The same as parse_kubeconfig, read with yaml-cpp only. parse_kubeconfig reads with libyaml
+/// first (several times faster) and falls back to this for texts libyaml rejects and for every
+/// error, whose messages and positions are yaml-cpp's; tests compare the two readers.
+Result<KubeConfig> parse_kubeconfig_with_yaml_cpp(std::string_view text, const std::string& filename);
+
 /// Merges configs in priority order with client-go's rules: the first file that
 /// defines a map key (cluster, user, context, extension) wins the whole entry;
 /// the first non-empty scalar (current-context, preferences.colors) wins.
