@@ -4,7 +4,10 @@
 //   bench_watch GPUORCH latency [--rate 100] [--seconds 30] [--nodes 500] [-- ARGS...]
 //     Workloads created at a steady rate through the API; the latency from
 //     each workload's creation to its Job's creation, both seen in the
-//     store's own change stream: p50, p90, p99, max.
+//     store's own change stream: p50, p90, p99, max. Also who used the CPU
+//     while the workloads were submitted (the loop, the sandbox API server
+//     hosted in this process, and this driver's submitters and observer) and
+//     the writes per workload by kind, as the store saw them.
 //
 //   bench_watch GPUORCH memory [--workloads 50000] [--nodes 5000] [-- ARGS...]
 //     The loop's peak RSS with that many (finished) workloads and nodes
@@ -16,14 +19,19 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -116,6 +124,72 @@ long peak_rss_kib(pid_t pid) {
   return -1;
 }
 
+// CPU seconds (user + system) a process has used so far (/proc/PID/stat), -1 when unreadable.
+double process_cpu_seconds(pid_t pid) {
+  // stdio, not a stream iterator: GCC 12 -O2 warns about the latter.
+  std::FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r");
+  if (f == nullptr) {
+    return -1;
+  }
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the command name (which may hold spaces) start after its ')'.
+  const std::string line(buf, n);
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream in(line.substr(close + 2));
+  std::string field;
+  double utime = 0;
+  double stime = 0;
+  // state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) {
+      utime = std::stod(field);
+    } else if (i == 15) {
+      stime = std::stod(field);
+    }
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of this whole process (every thread, the in-process sandbox included).
+double self_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds of the calling thread.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// The 1-minute load average (/proc/loadavg), -1 when unreadable.
+double load_average() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r"); f != nullptr) {
+    if (std::fscanf(f, "%lf", &load) != 1) {
+      load = -1;
+    }
+    std::fclose(f);
+  }
+  return load;
+}
+
+// A lock-free sum of doubles (each driver thread adds its CPU once).
+void add_to(std::atomic<double>& total, double v) {
+  double cur = total.load();
+  while (!total.compare_exchange_weak(cur, cur + v)) {
+  }
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) {
     return 0;
@@ -150,32 +224,81 @@ int run_latency(const Options& o) {
   auto& store = h.sandbox().store();
   auto wl_watch = store.watch(*store.find_type("gpuorch.io", "v1alpha1", "gpuworkloads"), "", {});
   auto job_watch = store.watch(*store.find_type("batch", "v1", "jobs"), "", {});
-  if (!wl_watch.ok() || !job_watch.ok()) {
+  auto event_watch = store.watch(*store.find_type("", "v1", "events"), "", {});
+  auto pod_watch = store.watch(*store.find_type("", "v1", "pods"), "", {});
+  if (!wl_watch.ok() || !job_watch.ok() || !event_watch.ok() || !pod_watch.ok()) {
     fmt::print(stderr, "cannot watch the store\n");
     return 1;
   }
   std::unordered_map<std::string, Clock::time_point> created;
   std::unordered_map<std::string, Clock::time_point> job_created;
+  // Writes as the store saw them, by kind. A workload write that changed its
+  // finalizers is the loop's finalizer patch; any other, a status write.
+  struct Writes {
+    std::int64_t finalizer = 0;
+    std::int64_t status = 0;
+    std::int64_t job_created = 0;
+    std::int64_t job_modified = 0;
+    std::int64_t event_created = 0;
+    std::int64_t event_modified = 0;
+    std::int64_t pod_created = 0;
+    std::int64_t pod_modified = 0;
+    std::int64_t sandbox_event = 0;
+  } writes;
+  std::unordered_map<std::string, std::size_t> finalizers;
   std::atomic<std::size_t> jobs_seen{0};
   std::atomic<bool> stop{false};
+  std::atomic<double> driver_cpu{0};
   std::thread observer([&] {
     std::uint64_t seen = 0;
     while (!stop) {
       seen = store.wait_for_change(seen, milliseconds(5));
       const auto now = Clock::now();
       while (auto e = (*wl_watch)->next(milliseconds(0))) {
+        const auto& meta = (*e->object)["metadata"];
+        const auto name = meta.value("name", "");
+        const auto it = meta.find("finalizers");
+        const std::size_t count = it != meta.end() && it->is_array() ? it->size() : 0;
         if (e->type == "ADDED") {
-          created.emplace((*e->object)["metadata"].value("name", ""), now);
+          created.emplace(name, now);
+          finalizers[name] = count;
+        } else if (e->type == "MODIFIED") {
+          auto& before = finalizers[name];
+          ++(before != count ? writes.finalizer : writes.status);
+          before = count;
         }
       }
       while (auto e = (*job_watch)->next(milliseconds(0))) {
         if (e->type == "ADDED") {
-          const auto w = (*e->object)["metadata"].value("labels", json::object()).value("gpuorch.io/workload", "");
+          ++writes.job_created;
+          const auto& meta = (*e->object)["metadata"];
+          std::string w;
+          if (const auto labels = meta.find("labels"); labels != meta.end() && labels->is_object()) {
+            w = labels->value("gpuorch.io/workload", "");
+          }
           job_created.emplace(w, now);
           jobs_seen = job_created.size();
+        } else if (e->type == "MODIFIED") {
+          ++writes.job_modified;
+        }
+      }
+      while (auto e = (*event_watch)->next(milliseconds(0))) {
+        const auto& involved = (*e->object)["involvedObject"];
+        if (involved.is_object() && involved.value("kind", "") == "GPUWorkload") {
+          ++(e->type == "ADDED" ? writes.event_created : writes.event_modified);
+        } else if (e->type == "ADDED") {
+          ++writes.sandbox_event;  // the simulated scheduler's and kubelet's
+        }
+      }
+      while (auto e = (*pod_watch)->next(milliseconds(0))) {
+        if (e->type == "ADDED") {
+          ++writes.pod_created;
+        } else if (e->type == "MODIFIED") {
+          ++writes.pod_modified;
         }
       }
     }
+    add_to(driver_cpu, thread_cpu_seconds());
   });
 
   const auto log = dir.path() / "watch.log";
@@ -194,6 +317,9 @@ int run_latency(const Options& o) {
   // Four submitters, each paced to its share of the rate: one client alone
   // would be limited by its own request latency, not by the rate asked for.
   constexpr int k_submitters = 4;
+  const double loop_cpu0 = process_cpu_seconds(loop.pid());
+  const double self_cpu0 = self_cpu_seconds();
+  const double main_cpu0 = thread_cpu_seconds();
   const auto t0 = Clock::now();
   const auto period = std::chrono::duration<double>(1.0 / o.rate);
   std::atomic<int> errors{0};
@@ -206,6 +332,7 @@ int run_latency(const Options& o) {
           ++errors;
         }
       }
+      add_to(driver_cpu, thread_cpu_seconds());
     });
   }
   for (auto& t : submitters) {
@@ -222,6 +349,11 @@ int run_latency(const Options& o) {
   std::this_thread::sleep_for(milliseconds(200));
   stop = true;
   observer.join();
+  const double window = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double loop_cpu = process_cpu_seconds(loop.pid()) - loop_cpu0;
+  add_to(driver_cpu, thread_cpu_seconds() - main_cpu0);
+  // The sandbox is what this process used besides the driver's own threads.
+  const double sandbox_cpu = self_cpu_seconds() - self_cpu0 - driver_cpu.load();
   const long rss_kib = peak_rss_kib(loop.pid());
   loop.send(SIGTERM);
   const PassResult r = loop.wait(std::chrono::seconds(3600));
@@ -239,6 +371,25 @@ int run_latency(const Options& o) {
              percentile(latencies, 1.0));
   fmt::print("loop: exit {}, peak RSS {:.1f} MiB, CPU {:.1f} s\n", r.exit_code, static_cast<double>(rss_kib) / 1024.0,
              static_cast<double>(r.cpu.count()) / 1000.0);
+  fmt::print(
+      "CPU from the first submission until every Job was seen ({:.1f} s, {:.2f} cores in all): loop {:.1f} s, "
+      "sandbox {:.1f} s, driver (submitters, observer) {:.1f} s; load average {:.2f}\n",
+      window, (loop_cpu + sandbox_cpu + driver_cpu.load()) / window, loop_cpu, sandbox_cpu, driver_cpu.load(),
+      load_average());
+  const double n = std::max(1, total);
+  fmt::print(
+      "writes per workload seen by the store: loop {:.2f} (finalizer {:.2f}, status {:.2f}, Job {:.2f}, Event {:.2f} "
+      "created + {:.2f} updated); sandbox {:.2f} (pod {:.2f} created + {:.2f} updated, Job status {:.2f}, Event "
+      "{:.2f})\n",
+      static_cast<double>(writes.finalizer + writes.status + writes.job_created + writes.event_created +
+                          writes.event_modified) /
+          n,
+      static_cast<double>(writes.finalizer) / n, static_cast<double>(writes.status) / n,
+      static_cast<double>(writes.job_created) / n, static_cast<double>(writes.event_created) / n,
+      static_cast<double>(writes.event_modified) / n,
+      static_cast<double>(writes.pod_created + writes.pod_modified + writes.job_modified + writes.sandbox_event) / n,
+      static_cast<double>(writes.pod_created) / n, static_cast<double>(writes.pod_modified) / n,
+      static_cast<double>(writes.job_modified) / n, static_cast<double>(writes.sandbox_event) / n);
   fmt::print("{}", tail_file(log, 1));
   return latencies.size() == static_cast<std::size_t>(total) && r.exit_code == 0 ? 0 : 1;
 }
