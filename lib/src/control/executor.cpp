@@ -78,6 +78,10 @@ class Runner {
     }
     const int workers = std::clamp<int>(m_opt.parallelism, 1, 256);
     const auto n = std::min<std::size_t>(static_cast<std::size_t>(workers), m_groups.size());
+    if (n == 1) {
+      work();  // one chain at a time (the watch loop's workers): no thread to start per plan
+      return std::move(m_report);
+    }
     {
       std::vector<std::jthread> threads;
       threads.reserve(n);

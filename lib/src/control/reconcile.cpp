@@ -202,7 +202,9 @@ class Pass {
       return work;
     }
     // 3. Invalid spec: Failed, naming the fields. Its live Jobs are stopped.
-    if (const auto causes = model::validate_workload(w); !causes.empty()) {
+    const auto causes =
+        m_opt.validation_cache != nullptr ? m_opt.validation_cache->validate(w) : model::validate_workload(w);
+    if (!causes.empty()) {
       std::string text;
       for (const auto& c : causes) {
         text += text.empty() ? "" : "; ";

@@ -8,6 +8,7 @@
 
 #include <gpuorch/control/observe.hpp>
 #include <gpuorch/control/plan.hpp>
+#include <gpuorch/control/validation_cache.hpp>
 #include <gpuorch/sched/queue.hpp>
 
 namespace gpuorch::control {
@@ -41,6 +42,10 @@ struct ReconcileOptions {
   /// and bring its state up to date only then; a workload that only follows
   /// its Job never needs the cluster state).
   std::function<Placement()> placement;
+  /// When set, a workload's spec is validated once per (uid, generation)
+  /// through this cache instead of on every pass (the watch loop reconciles
+  /// a workload several times while it runs). The outcome is the same.
+  ValidationCache* validation_cache = nullptr;
 };
 
 /// One reconcile pass, as a pure function: the actions that bring every
