@@ -70,6 +70,7 @@ WatchController::WatchController(std::shared_ptr<kube::Client> client, WatchCont
       m_queue(m_client->clock(), m_options.queue) {
   m_options.workers = std::max(1, m_options.workers);
   m_options.executor.parallelism = 1;
+  m_options.reconcile.validation_cache = &m_validation_cache;
   // The loop's own workload writes, so that their echoes queue nothing.
   m_options.executor.on_workload_written = [this, hook = std::move(m_options.executor.on_workload_written)](
                                                const std::string& ns, const std::string& name,
@@ -286,13 +287,13 @@ void WatchController::on_workload(const json* old_object, const json& object, bo
   const auto key = kube::Informer::key_of(object);
   (void)old_object;
   bool queue = true;
+  bool pending = false;
   {
     std::lock_guard lock(m_state_mutex);
     if (auto it = m_pending.find(key); it != m_pending.end()) {
       m_pending_order.erase({-it->second.priority, it->second.created, key});
       m_pending.erase(it);
     }
-    bool pending = false;
     if (deleted) {
       m_phases.erase(key);
       m_own_versions.erase(key);
@@ -341,7 +342,9 @@ void WatchController::on_workload(const json* old_object, const json& object, bo
     }
   }
   if (queue) {
-    m_queue.add(key);
+    // A workload waiting to be placed goes ahead of those following their Job
+    // (creation -> Job is the latency users wait for).
+    m_queue.add(key, pending ? WorkQueue::Priority::high : WorkQueue::Priority::normal);
   }
 }
 
@@ -712,11 +715,7 @@ Status WatchController::process(const std::string& key) {
 Status WatchController::reconcile_key(const std::string& key) {
   const auto started = std::chrono::steady_clock::now();
   const auto now = m_client->clock().now();
-  const auto obj = m_workload_informer->get(key);
-  std::vector<json> workload_objects;
-  if (obj) {
-    workload_objects.push_back(*obj);
-  }
+  auto obj = m_workload_informer->get(key);
   {
     // The cache does not show this loop's last write of the workload yet
     // (its echo is on the way): deciding from the older copy would only
@@ -724,7 +723,7 @@ Status WatchController::reconcile_key(const std::string& key) {
     std::lock_guard lock(m_state_mutex);
     if (auto it = m_own_versions.find(key); it != m_own_versions.end() && obj) {
       auto& versions = it->second;
-      const auto cached = obj->value("metadata", json::object()).value("resourceVersion", "");
+      const auto cached = resource_version_of(*obj);
       if (auto v = std::find(versions.begin(), versions.end(), cached); v != versions.end()) {
         versions.erase(versions.begin(), v + 1);
         if (versions.empty()) {
@@ -737,7 +736,13 @@ Status WatchController::reconcile_key(const std::string& key) {
     }
   }
   const std::uint64_t seed = fnv1a(key, m_options.seed ^ (m_pass.fetch_add(1) * 0x9e3779b97f4a7c15ULL));
+  const bool exists = obj.has_value();
+  std::vector<json> workload_objects;
+  if (obj) {
+    workload_objects.push_back(std::move(*obj));  // the cache's copy is ours: no second one
+  }
   Observed observed = observed_from_json(workload_objects, {}, {}, {}, now, seed);
+  workload_objects.clear();
   observed.namespace_name = namespace_of(key);
   for (const auto& w : observed.warnings) {
     spdlog::warn("{}", w);
@@ -921,7 +926,7 @@ Status WatchController::reconcile_key(const std::string& key) {
     // Changed meanwhile (its write lost a race): decide again from the new state.
     m_queue.add_rate_limited(key);
   }
-  if (!obj && !observed.jobs.empty() && plan.empty()) {
+  if (!exists && !observed.jobs.empty() && plan.empty()) {
     // Jobs whose workload is gone, still within their grace period: look again.
     m_queue.add_after(key, std::chrono::seconds(30));
   }
@@ -1007,7 +1012,7 @@ void WatchController::wake_pending() {
     }
   }
   for (const auto& key : wake) {
-    m_queue.add(key);
+    m_queue.add(key, WorkQueue::Priority::high);
   }
   if (!wake.empty()) {
     std::lock_guard lock(m_stats_mutex);

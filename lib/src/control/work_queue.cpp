@@ -10,33 +10,55 @@ namespace gpuorch::control {
 WorkQueue::WorkQueue(kube::Clock& clock, WorkQueueOptions options)
     : m_clock(clock), m_options(options), m_tokens(static_cast<double>(options.burst)) {}
 
-void WorkQueue::add_locked(const std::string& key) {
-  if (m_shutting_down || m_dirty.contains(key)) {
+namespace {
+std::size_t lane_index(WorkQueue::Priority p) {
+  return p == WorkQueue::Priority::high ? 1 : 0;
+}
+}  // namespace
+
+void WorkQueue::push_ready_locked(const std::string& key, Priority priority) {
+  if (m_ready == 0) {
+    m_last_progress = m_clock.monotonic();
+  }
+  ++m_ready;
+  m_lanes[lane_index(priority)].push_back(key);
+  m_cv.notify_one();
+}
+
+void WorkQueue::add_locked(const std::string& key, Priority priority) {
+  if (m_shutting_down) {
     return;
   }
-  m_dirty.insert(key);
+  if (auto it = m_dirty.find(key); it != m_dirty.end()) {
+    if (priority == Priority::high && it->second == Priority::normal) {
+      // Moves ahead: its normal entry becomes stale.
+      it->second = Priority::high;
+      if (!m_processing.contains(key)) {
+        m_lanes[lane_index(Priority::high)].push_back(key);
+        m_cv.notify_one();
+      }
+    }
+    return;
+  }
+  m_dirty.emplace(key, priority);
   if (m_metrics != nullptr) {
     m_metrics->queue_added();
     m_added_at.emplace(key, m_clock.monotonic());
   }
   // A key being processed is queued again only by done(): never two workers on one key.
   if (!m_processing.contains(key)) {
-    if (m_queue.empty()) {
-      m_last_progress = m_clock.monotonic();
-    }
-    m_queue.push_back(key);
-    m_cv.notify_one();
+    push_ready_locked(key, priority);
   }
 }
 
-void WorkQueue::add(const std::string& key) {
+void WorkQueue::add(const std::string& key, Priority priority) {
   std::lock_guard lock(m_mutex);
   // An immediate add supersedes a delayed one.
   if (auto it = m_waiting.find(key); it != m_waiting.end()) {
     m_timers.erase({it->second, key});
     m_waiting.erase(it);
   }
-  add_locked(key);
+  add_locked(key, priority);
 }
 
 void WorkQueue::add_after(const std::string& key, std::chrono::nanoseconds delay) {
@@ -57,7 +79,7 @@ void WorkQueue::add_at(const std::string& key, TimePoint at) {
       m_timers.erase({it->second, key});
       m_waiting.erase(it);
     }
-    add_locked(key);
+    add_locked(key, Priority::normal);
     return;
   }
   if (m_dirty.contains(key)) {
@@ -124,21 +146,53 @@ void WorkQueue::promote_due_locked(TimePoint now) {
     auto key = m_timers.begin()->second;
     m_timers.erase(m_timers.begin());
     m_waiting.erase(key);
-    add_locked(key);
+    add_locked(key, Priority::normal);
   }
 }
 
+std::optional<std::string> WorkQueue::pop_lane_locked(Priority lane) {
+  auto& q = m_lanes[lane_index(lane)];
+  while (!q.empty()) {
+    auto key = std::move(q.front());
+    q.pop_front();
+    const auto it = m_dirty.find(key);
+    if (it == m_dirty.end() || it->second != lane || m_processing.contains(key)) {
+      continue;  // stale: moved to the other lane, or handed out through another entry
+    }
+    m_dirty.erase(it);
+    return key;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> WorkQueue::pop_locked() {
-  if (m_shutting_down || m_queue.empty()) {
+  if (m_shutting_down || m_ready == 0) {
     return std::nullopt;
   }
-  auto key = std::move(m_queue.front());
-  m_queue.pop_front();
-  m_processing.insert(key);
-  m_dirty.erase(key);
+  // High first, but after high_burst of them in a row a waiting normal key goes.
+  std::optional<std::string> key;
+  if (m_high_streak < std::max(1, m_options.high_burst)) {
+    key = pop_lane_locked(Priority::high);
+    if (key) {
+      ++m_high_streak;
+    }
+  }
+  if (!key) {
+    key = pop_lane_locked(Priority::normal);
+    if (key) {
+      m_high_streak = 0;
+    } else {
+      key = pop_lane_locked(Priority::high);  // no normal key ready: no one to be fair to
+    }
+  }
+  if (!key) {
+    return std::nullopt;
+  }
+  --m_ready;
+  m_processing.insert(*key);
   m_last_progress = m_clock.monotonic();
   if (m_metrics != nullptr) {
-    if (auto it = m_added_at.find(key); it != m_added_at.end()) {
+    if (auto it = m_added_at.find(*key); it != m_added_at.end()) {
       m_metrics->observe_queue_wait(m_last_progress - it->second);
       m_added_at.erase(it);
     }
@@ -175,9 +229,8 @@ void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(m_mutex);
   m_processing.erase(key);
   m_last_progress = m_clock.monotonic();
-  if (m_dirty.contains(key) && !m_shutting_down) {
-    m_queue.push_back(key);
-    m_cv.notify_one();
+  if (const auto it = m_dirty.find(key); it != m_dirty.end() && !m_shutting_down) {
+    push_ready_locked(key, it->second);
   }
   if (m_processing.empty()) {
     m_idle_cv.notify_all();
@@ -187,8 +240,11 @@ void WorkQueue::done(const std::string& key) {
 void WorkQueue::shut_down() {
   std::lock_guard lock(m_mutex);
   m_shutting_down = true;
-  m_queue.clear();
+  for (auto& lane : m_lanes) {
+    lane.clear();
+  }
   m_dirty.clear();
+  m_ready = 0;
   m_waiting.clear();
   m_timers.clear();
   m_added_at.clear();
@@ -207,7 +263,7 @@ bool WorkQueue::wait_idle(std::chrono::milliseconds timeout) const {
 
 std::size_t WorkQueue::len() const {
   std::lock_guard lock(m_mutex);
-  return m_queue.size();
+  return m_ready;
 }
 
 std::size_t WorkQueue::delayed() const {
@@ -235,7 +291,7 @@ void WorkQueue::set_metrics(obs::WatchMetrics* metrics) {
 
 std::chrono::nanoseconds WorkQueue::stalled_for() const {
   std::lock_guard lock(m_mutex);
-  if (m_shutting_down || m_queue.empty()) {
+  if (m_shutting_down || m_ready == 0) {
     return std::chrono::nanoseconds::zero();
   }
   return std::max(std::chrono::nanoseconds::zero(), m_clock.monotonic() - m_last_progress);

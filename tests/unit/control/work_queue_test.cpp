@@ -285,5 +285,121 @@ TEST_CASE("WorkQueue stalled_for grows only while ready keys wait with no get or
   CHECK(q.stalled_for() == 0ns);
 }
 
+TEST_CASE("WorkQueue hands out high-priority keys first, FIFO within each priority") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add("ml/follow-1");
+  q.add("ml/place-1", WorkQueue::Priority::high);
+  q.add("ml/follow-2");
+  q.add("ml/place-2", WorkQueue::Priority::high);
+  CHECK(q.len() == 4);
+  CHECK(drain(q) == std::vector<std::string>{"ml/place-1", "ml/place-2", "ml/follow-1", "ml/follow-2"});
+  CHECK(q.len() == 0);
+}
+
+TEST_CASE("WorkQueue moves a waiting key ahead when it is added with high priority, never back") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add("ml/a");
+  q.add("ml/b");
+  q.add("ml/b", WorkQueue::Priority::high);  // b now needs placing: ahead of a
+  CHECK(q.len() == 2);
+  q.add("ml/b");  // a normal add leaves it ahead
+  CHECK(q.len() == 2);
+  CHECK(drain(q) == std::vector<std::string>{"ml/b", "ml/a"});  // once each: the moved entry is not handed out twice
+  CHECK(q.len() == 0);
+  CHECK_FALSE(q.try_get());
+}
+
+TEST_CASE("WorkQueue keeps the priority of a key added while it is processed") {
+  StepClock clock;
+  WorkQueue q(clock);
+  q.add("ml/a");
+  auto a = q.try_get();
+  REQUIRE(a);
+  q.add("ml/b");
+  q.add("ml/a", WorkQueue::Priority::high);  // changed while being reconciled
+  CHECK(q.len() == 1);                       // a waits for done()
+  q.done("ml/a");
+  CHECK(q.len() == 2);
+  CHECK(drain(q) == std::vector<std::string>{"ml/a", "ml/b"});
+}
+
+TEST_CASE("WorkQueue never starves normal keys behind a steady stream of high-priority ones") {
+  StepClock clock;
+  WorkQueueOptions options;
+  options.high_burst = 3;
+  WorkQueue q(clock, options);
+  q.add("ml/follow-1");
+  q.add("ml/follow-2");
+  int next_high = 0;
+  const auto add_high = [&] { q.add("ml/place-" + std::to_string(next_high++), WorkQueue::Priority::high); };
+  for (int i = 0; i < 4; ++i) {
+    add_high();
+  }
+  // Every get() is followed by another high-priority add: high keys never run out.
+  std::vector<std::string> order;
+  for (int i = 0; i < 10; ++i) {
+    auto key = q.try_get();
+    REQUIRE(key);
+    order.push_back(*key);
+    q.done(*key);
+    add_high();
+  }
+  const std::vector<std::string> expected = {"ml/place-0", "ml/place-1", "ml/place-2",  "ml/follow-1", "ml/place-3",
+                                             "ml/place-4", "ml/place-5", "ml/follow-2", "ml/place-6",  "ml/place-7"};
+  CHECK(order == expected);
+  // With no normal key waiting, high keys go one after another.
+  auto rest = drain(q);
+  CHECK(rest.size() == static_cast<std::size_t>(next_high - 8));
+  for (const auto& k : rest) {
+    CHECK(k.rfind("ml/place-", 0) == 0);
+  }
+}
+
+TEST_CASE("WorkQueue with concurrent workers hands each key to one worker at a time across both priorities") {
+  StepClock clock;
+  WorkQueue q(clock);
+  std::mutex mutex;
+  std::set<std::string> busy;
+  std::atomic<bool> overlap{false};
+  std::atomic<int> handled{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = q.get()) {
+        {
+          std::lock_guard lock(mutex);
+          if (!busy.insert(*key).second) {
+            overlap = true;
+          }
+        }
+        std::this_thread::yield();
+        {
+          std::lock_guard lock(mutex);
+          busy.erase(*key);
+        }
+        ++handled;
+        q.done(*key);
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const auto key = "ml/w-" + std::to_string(i % 50);
+    q.add(key, i % 3 == 0 ? WorkQueue::Priority::high : WorkQueue::Priority::normal);
+  }
+  CHECK(q.wait_idle(10s));
+  while (q.len() > 0 || q.processing() > 0) {
+    std::this_thread::sleep_for(1ms);
+  }
+  q.shut_down();
+  for (auto& t : workers) {
+    t.join();
+  }
+  CHECK_FALSE(overlap);
+  CHECK(handled >= 50);
+  CHECK(handled <= 2000);
+}
+
 }  // namespace
 }  // namespace gpuorch::control

@@ -206,6 +206,7 @@ class WatchController {
   std::unique_ptr<obs::WatchMetrics> m_watch_metrics;
 
   WorkQueue m_queue;
+  ValidationCache m_validation_cache;  // each spec validated once, not per reconcile
   std::unique_ptr<kube::Informer> m_workload_informer;
   std::unique_ptr<kube::Informer> m_job_informer;
   std::unique_ptr<kube::Informer> m_pod_informer;

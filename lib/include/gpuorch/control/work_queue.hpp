@@ -29,6 +29,10 @@ struct WorkQueueOptions {
   /// The overall bucket for rate-limited adds (0 disables it).
   double qps = 10;
   int burst = 100;
+  /// Fairness between the two priorities: after this many high-priority keys
+  /// in a row while normal ones were ready, the oldest normal one goes next,
+  /// so a steady stream of high-priority keys never starves the others.
+  int high_burst = 8;
 };
 
 /// A work queue of keys ("namespace/name") in the manner of client-go's
@@ -38,14 +42,23 @@ struct WorkQueueOptions {
 /// called. Delayed adds wait in a timer heap; add_rate_limited() delays by
 /// max(per-item exponential backoff, token bucket). Thread-safe. Time comes
 /// from the injected clock (monotonic()); blocking waits use real time.
+///
+/// Two priorities: keys added with Priority::high (in the watch loop, the
+/// workloads waiting to be placed) are handed out before normal ones (those
+/// only following their Job), FIFO within each, de-duplicated across both (a
+/// waiting key added again with high priority moves ahead; never back). At
+/// most WorkQueueOptions::high_burst high keys go in a row while normal keys
+/// are ready, so neither starves.
 class WorkQueue {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
+  enum class Priority { normal, high };
 
   explicit WorkQueue(kube::Clock& clock, WorkQueueOptions options = {});
 
-  /// Queues `key` now (no effect when it is already waiting).
-  void add(const std::string& key);
+  /// Queues `key` now (no effect when it is already waiting, except that
+  /// Priority::high moves a waiting normal key ahead).
+  void add(const std::string& key, Priority priority = Priority::normal);
   /// Queues `key` once `delay` has passed; an earlier pending add wins.
   void add_after(const std::string& key, std::chrono::nanoseconds delay);
   /// Queues `key` at monotonic time `at` (an earlier pending add wins).
@@ -96,9 +109,11 @@ class WorkQueue {
   [[nodiscard]] std::chrono::nanoseconds stalled_for() const;
 
  private:
-  void add_locked(const std::string& key);
+  void add_locked(const std::string& key, Priority priority);
+  void push_ready_locked(const std::string& key, Priority priority);
   void promote_due_locked(TimePoint now);
   std::optional<std::string> pop_locked();
+  std::optional<std::string> pop_lane_locked(Priority lane);
 
   kube::Clock& m_clock;
   WorkQueueOptions m_options;
@@ -106,9 +121,15 @@ class WorkQueue {
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_cv;
   mutable std::condition_variable m_idle_cv;
-  std::deque<std::string> m_queue;
-  std::unordered_set<std::string> m_dirty;
+  /// Ready keys per priority, FIFO. An entry is stale (skipped when reached)
+  /// when its key is no longer dirty at that priority: it moved to the high
+  /// lane, or was handed out through another entry.
+  std::deque<std::string> m_lanes[2];
+  /// Keys added and not yet handed out (ready, or to be re-queued by done()), with their priority.
+  std::unordered_map<std::string, Priority> m_dirty;
   std::unordered_set<std::string> m_processing;
+  std::size_t m_ready = 0;  ///< dirty keys not being processed (what get() can hand out)
+  int m_high_streak = 0;    ///< high keys handed out in a row while normal ones waited
   /// Delayed keys: due time by key, and (due, key) ordered for the earliest.
   std::unordered_map<std::string, TimePoint> m_waiting;
   std::set<std::pair<TimePoint, std::string>> m_timers;
