@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <unordered_set>
 
 #include <gpuorch/model/quantity.hpp>
 #include <gpuorch/model/time.hpp>
@@ -66,11 +67,31 @@ const json* request_of(const json& container, const char* resource) {
   return nullptr;
 }
 
+// A member of an object, or nullptr: unlike json::value() with an object or
+// array default, nothing is copied (these run over every pod after every change).
+const json* member(const json& o, const char* key) {
+  if (!o.is_object()) {
+    return nullptr;
+  }
+  const auto it = o.find(key);
+  return it == o.end() ? nullptr : &*it;
+}
+
+// A string member ("" when absent or not a string).
+std::string string_member(const json* o, const char* key, const char* fallback = "") {
+  const json* v = o == nullptr ? nullptr : member(*o, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string(fallback);
+}
+
 Resources pod_requests(const json& pod) {
   Resources r;
   r.pods = 1;
-  const json& spec = pod["spec"];
-  for (const json& c : spec.value("containers", json::array())) {
+  const json* spec = member(pod, "spec");
+  const json* containers = spec == nullptr ? nullptr : member(*spec, "containers");
+  if (containers == nullptr || !containers->is_array()) {
+    return r;
+  }
+  for (const json& c : *containers) {
     if (const json* v = request_of(c, "cpu")) {
       r.cpu_milli += quantity_milli(*v);
     }
@@ -84,13 +105,31 @@ Resources pod_requests(const json& pod) {
   return r;
 }
 
+// The member `key` of `o` when it is an object (else an empty one); no copy.
+const json& object_member(const json* o, const char* key) {
+  static const json k_empty = json::object();
+  const json* v = o == nullptr ? nullptr : member(*o, key);
+  return v != nullptr && v->is_object() ? *v : k_empty;
+}
+
+// The member `key` of `o` when it is an array (else an empty one); no copy.
+const json& array_member(const json* o, const char* key) {
+  static const json k_empty = json::array();
+  const json* v = o == nullptr ? nullptr : member(*o, key);
+  return v != nullptr && v->is_array() ? *v : k_empty;
+}
+
 Resources node_allocatable(const json& node) {
   Resources r;
-  const json alloc = node.value("status", json::object()).value("allocatable", json::object());
-  r.cpu_milli = alloc.contains("cpu") ? quantity_milli(alloc["cpu"]) : 0;
-  r.memory = alloc.contains("memory") ? quantity_value(alloc["memory"]) : 0;
-  r.gpus = alloc.contains(k_gpu) ? quantity_value(alloc[k_gpu]) : 0;
-  r.pods = alloc.contains("pods") ? quantity_value(alloc["pods"]) : 110;
+  const json& alloc = object_member(&object_member(&node, "status"), "allocatable");
+  const json* cpu = member(alloc, "cpu");
+  const json* memory = member(alloc, "memory");
+  const json* gpus = member(alloc, k_gpu);
+  const json* pods = member(alloc, "pods");
+  r.cpu_milli = cpu != nullptr ? quantity_milli(*cpu) : 0;
+  r.memory = memory != nullptr ? quantity_value(*memory) : 0;
+  r.gpus = gpus != nullptr ? quantity_value(*gpus) : 0;
+  r.pods = pods != nullptr ? quantity_value(*pods) : 110;
   return r;
 }
 
@@ -104,7 +143,29 @@ std::string meta(const json& o, const char* field) {
 }
 
 std::string phase_of(const json& pod) {
-  return pod.value("status", json::object()).value("phase", "Pending");
+  return string_member(member(pod, "status"), "phase", "Pending");
+}
+
+// spec.nodeName ("" when unbound).
+std::string node_of(const json& pod) {
+  return string_member(member(pod, "spec"), "nodeName");
+}
+
+// The uid of the Job that controls a pod ("" when none).
+std::string controller_job_uid(const json& pod) {
+  const json* m = member(pod, "metadata");
+  const json* refs = m == nullptr ? nullptr : member(*m, "ownerReferences");
+  if (refs == nullptr || !refs->is_array()) {
+    return {};
+  }
+  for (const json& ref : *refs) {
+    const json* controller = member(ref, "controller");
+    if (string_member(&ref, "kind") == "Job" && controller != nullptr && controller->is_boolean() &&
+        controller->get<bool>()) {
+      return string_member(&ref, "uid");
+    }
+  }
+  return {};
 }
 
 bool terminal(const std::string& phase) {
@@ -112,7 +173,7 @@ bool terminal(const std::string& phase) {
 }
 
 bool node_ready(const json& node) {
-  for (const json& c : node.value("status", json::object()).value("conditions", json::array())) {
+  for (const json& c : array_member(&object_member(&node, "status"), "conditions")) {
     if (c.value("type", "") == "Ready") {
       return c.value("status", "") == "True";
     }
@@ -122,7 +183,7 @@ bool node_ready(const json& node) {
 
 bool expression_matches(const json& expr, const std::string* value) {
   const std::string op = expr.value("operator", "");
-  const json values = expr.value("values", json::array());
+  const json& values = array_member(&expr, "values");
   const auto contains = [&](const std::string& v) {
     return std::any_of(values.begin(), values.end(), [&](const json& x) { return x.is_string() && x == v; });
   };
@@ -151,18 +212,19 @@ bool expression_matches(const json& expr, const std::string* value) {
 }
 
 bool term_matches(const json& term, const json& node) {
-  const json labels = node["metadata"].value("labels", json::object());
-  const json exprs = term.value("matchExpressions", json::array());
-  const json fields = term.value("matchFields", json::array());
+  const json& labels = object_member(&object_member(&node, "metadata"), "labels");
+  const json& exprs = array_member(&term, "matchExpressions");
+  const json& fields = array_member(&term, "matchFields");
   if (exprs.empty() && fields.empty()) {
     return false;
   }
   for (const json& e : exprs) {
     const std::string key = e.value("key", "");
     std::string v;
-    const bool present = labels.contains(key) && labels[key].is_string();
+    const json* label = member(labels, key.c_str());
+    const bool present = label != nullptr && label->is_string();
     if (present) {
-      v = labels[key].get<std::string>();
+      v = label->get<std::string>();
     }
     if (!expression_matches(e, present ? &v : nullptr)) {
       return false;
@@ -180,20 +242,21 @@ bool term_matches(const json& term, const json& node) {
   return true;
 }
 
+// (Called for every node per pending pod: nothing of the pod or node is copied.)
 bool affinity_matches(const json& pod, const json& node) {
-  const json spec = pod.value("spec", json::object());
-  const json labels = node["metadata"].value("labels", json::object());
-  const json selector = spec.value("nodeSelector", json::object());
+  const json& spec = object_member(&pod, "spec");
+  const json& labels = object_member(&object_member(&node, "metadata"), "labels");
+  const json& selector = object_member(&spec, "nodeSelector");
   for (const auto& [k, v] : selector.items()) {
-    if (!labels.contains(k) || labels[k] != v) {
+    const json* label = member(labels, k.c_str());
+    if (label == nullptr || *label != v) {
       return false;
     }
   }
-  const json required = spec.value("affinity", json::object())
-                            .value("nodeAffinity", json::object())
-                            .value("requiredDuringSchedulingIgnoredDuringExecution", json());
-  if (required.is_object()) {
-    const json terms = required.value("nodeSelectorTerms", json::array());
+  const json* required = member(object_member(&object_member(&spec, "affinity"), "nodeAffinity"),
+                                "requiredDuringSchedulingIgnoredDuringExecution");
+  if (required != nullptr && required->is_object()) {
+    const json& terms = array_member(required, "nodeSelectorTerms");
     if (!std::any_of(terms.begin(), terms.end(), [&](const json& t) { return term_matches(t, node); })) {
       return false;
     }
@@ -222,8 +285,8 @@ bool tolerates(const json& tolerations, const json& taint) {
 
 // The first taint of the node the pod does not tolerate, or null.
 json untolerated_taint(const json& pod, const json& node) {
-  const json tolerations = pod["spec"].value("tolerations", json::array());
-  for (const json& taint : node.value("spec", json::object()).value("taints", json::array())) {
+  const json& tolerations = array_member(&object_member(&pod, "spec"), "tolerations");
+  for (const json& taint : array_member(&object_member(&node, "spec"), "taints")) {
     const std::string effect = taint.value("effect", "");
     if (effect != "NoSchedule" && effect != "NoExecute") {
       continue;
@@ -549,11 +612,14 @@ ClusterStats SimulatedCluster::stats() const {
 void SimulatedCluster::loop() {
   std::uint64_t seen = 0;
   while (!m_stop) {
+    const auto started = Steady::now();
     run_once();
-    // Our own writes move the version too: one more pass settles them.
+    // Our own writes move the version too: one more pass settles them, after
+    // the batch window, so that a stream of writes costs a pass per window.
     const std::uint64_t now = m_store.resource_version();
     if (now != seen) {
       seen = now;
+      std::this_thread::sleep_until(started + m_options.batch);
       continue;
     }
     seen = m_store.wait_for_change(seen, m_options.tick);
@@ -609,79 +675,140 @@ void SimulatedCluster::reconcile_jobs() {
     bool deleting = false;
     bool running = false;
   };
-  std::map<std::string, std::vector<PodView>> by_owner;
-  m_store.for_each(*pods_type, [&](const json& pod) {
-    for (const json& ref : pod["metadata"].value("ownerReferences", json::array())) {
-      if (ref.value("kind", "") == "Job" && ref.value("controller", false)) {
-        PodView v{meta(pod, "name"), meta(pod, "namespace"), phase_of(pod), !meta(pod, "deletionTimestamp").empty(),
-                  false};
-        v.running = v.phase == "Running";
-        by_owner[ref.value("uid", "")].push_back(v);
-      }
-    }
-  });
-  std::vector<json> jobs;
-  m_store.for_each(*jobs_type, [&](const json& job) {
+  // The Jobs still to follow: not finished, not being deleted, not suspended.
+  // (Finished ones need nothing, and most Jobs of a busy sandbox are.)
+  std::vector<ObjectPtr> open_jobs;
+  std::unordered_set<std::string> open_uids;
+  m_store.for_each_object(*jobs_type, [&](const ObjectPtr& ptr) {
+    const json& job = *ptr;
     if (!meta(job, "deletionTimestamp").empty()) {
       return;
     }
-    for (const json& c : job.value("status", json::object()).value("conditions", json::array())) {
-      if ((c.value("type", "") == "Complete" || c.value("type", "") == "Failed") && c.value("status", "") == "True") {
-        return;  // finished jobs need nothing
+    if (const json* status = member(job, "status")) {
+      if (const json* conditions = member(*status, "conditions"); conditions != nullptr && conditions->is_array()) {
+        for (const json& c : *conditions) {
+          const std::string type = string_member(&c, "type");
+          if ((type == "Complete" || type == "Failed") && string_member(&c, "status") == "True") {
+            return;
+          }
+        }
       }
     }
-    jobs.push_back(job);
-  });
-  const std::string now = m_store.now_rfc3339();
-  for (const json& job : jobs) {
-    const json& spec = job["spec"];
-    if (spec.value("suspend", false)) {
-      continue;
+    const json* spec = member(job, "spec");
+    if (spec == nullptr || !spec->is_object() || spec->value("suspend", false)) {
+      return;
     }
-    const std::string uid = meta(job, "uid");
-    const std::string ns = meta(job, "namespace");
-    const std::string name = meta(job, "name");
-    const auto& pods = by_owner[uid];
+    open_uids.insert(meta(job, "uid"));
+    open_jobs.push_back(ptr);
+  });
+  if (open_jobs.empty()) {
+    return;
+  }
+  std::map<std::string, std::vector<PodView>> by_owner;
+  m_store.for_each(*pods_type, [&](const json& pod) {
+    if (auto uid = controller_job_uid(pod); !uid.empty() && open_uids.contains(uid)) {
+      PodView v{meta(pod, "name"), meta(pod, "namespace"), phase_of(pod), !meta(pod, "deletionTimestamp").empty(),
+                false};
+      v.running = v.phase == "Running";
+      by_owner[uid].push_back(std::move(v));
+    }
+  });
+  // What the Job controller makes of a Job and its pods.
+  struct Progress {
     long long succeeded = 0;
     long long failed = 0;
     long long active = 0;
     long long ready = 0;
-    for (const PodView& p : pods) {
-      if (p.phase == "Succeeded") {
-        ++succeeded;
-      } else if (p.phase == "Failed") {
-        ++failed;
-      } else if (!p.deleting) {
-        ++active;
-        if (p.running) {
-          ++ready;
+    long long want = 0;  // pods to create
+    std::string finished;
+    std::string reason;
+    std::string message;
+  };
+  static const std::vector<PodView> k_no_pods;
+  const auto progress_of = [&](const json& job) {
+    Progress p;
+    const json& spec = job["spec"];
+    const auto owned = by_owner.find(meta(job, "uid"));
+    const auto& pods = owned == by_owner.end() ? k_no_pods : owned->second;
+    for (const PodView& pod : pods) {
+      if (pod.phase == "Succeeded") {
+        ++p.succeeded;
+      } else if (pod.phase == "Failed") {
+        ++p.failed;
+      } else if (!pod.deleting) {
+        ++p.active;
+        if (pod.running) {
+          ++p.ready;
         }
       }
     }
     const long long completions = spec.value("completions", 1LL);
     const long long parallelism = spec.value("parallelism", 1LL);
     const long long backoff_limit = spec.value("backoffLimit", 6LL);
-    std::string finished;
-    std::string reason;
-    std::string message;
-    if (succeeded >= completions) {
-      finished = "Complete";
-      reason = "CompletionsReached";
-      message = "Reached expected number of succeeded pods";
-    } else if (failed > backoff_limit) {
-      finished = "Failed";
-      reason = "BackoffLimitExceeded";
-      message = "Job has reached the specified backoff limit";
+    if (p.succeeded >= completions) {
+      p.finished = "Complete";
+      p.reason = "CompletionsReached";
+      p.message = "Reached expected number of succeeded pods";
+    } else if (p.failed > backoff_limit) {
+      p.finished = "Failed";
+      p.reason = "BackoffLimitExceeded";
+      p.message = "Job has reached the specified backoff limit";
     } else if (spec.contains("activeDeadlineSeconds")) {
-      const std::string start = job.value("status", json::object()).value("startTime", "");
+      const std::string start = string_member(member(job, "status"), "startTime");
       auto started = model::parse_time(start);
       if (started.ok() && std::chrono::system_clock::now() - *started >
                               std::chrono::seconds(spec.value("activeDeadlineSeconds", 0LL))) {
-        finished = "Failed";
-        reason = "DeadlineExceeded";
-        message = "Job was active longer than specified deadline";
+        p.finished = "Failed";
+        p.reason = "DeadlineExceeded";
+        p.message = "Job was active longer than specified deadline";
       }
     }
+    if (p.finished.empty()) {
+      p.want = std::min(parallelism, completions - p.succeeded) - p.active;
+    }
+    return p;
+  };
+  // Whether the Job's status already says what the pass would write (and no
+  // pod is to be created): the common case, which then costs no copy.
+  const auto settled = [](const json& job, const Progress& p) {
+    if (!p.finished.empty() || p.want > 0) {
+      return false;
+    }
+    const json* status = member(job, "status");
+    if (status == nullptr || !status->is_object() || member(*status, "startTime") == nullptr) {
+      return false;
+    }
+    const auto equals = [&](const char* key, long long want) {
+      const json* v = member(*status, key);
+      return v != nullptr && v->is_number_integer() && v->get<long long>() == want;
+    };
+    const json* uncounted = member(*status, "uncountedTerminatedPods");
+    return equals("active", p.active) && equals("succeeded", p.succeeded) && equals("failed", p.failed) &&
+           equals("ready", p.ready) && equals("terminating", 0) && uncounted != nullptr && uncounted->is_object() &&
+           uncounted->empty();
+  };
+  const std::string now = m_store.now_rfc3339();
+  for (const ObjectPtr& ptr : open_jobs) {
+    const json& job = *ptr;
+    if (settled(job, progress_of(job))) {
+      continue;
+    }
+    const json& spec = job["spec"];
+    const std::string uid = meta(job, "uid");
+    const std::string ns = meta(job, "namespace");
+    const std::string name = meta(job, "name");
+    const auto owned = by_owner.find(uid);
+    const auto& pods = owned == by_owner.end() ? k_no_pods : owned->second;
+    Progress progress = progress_of(job);
+    long long& succeeded = progress.succeeded;
+    long long& failed = progress.failed;
+    long long& active = progress.active;
+    long long& ready = progress.ready;
+    const std::string& finished = progress.finished;
+    const std::string& reason = progress.reason;
+    const std::string& message = progress.message;
+    const long long completions = spec.value("completions", 1LL);
+    const long long parallelism = spec.value("parallelism", 1LL);
     if (!finished.empty() && finished == "Failed") {
       for (const PodView& p : pods) {
         if (!terminal(p.phase) && !p.deleting) {
@@ -761,46 +888,53 @@ void SimulatedCluster::reconcile_jobs() {
 void SimulatedCluster::schedule_pods() {
   const auto pods_type = m_store.find_type("", "v1", "pods");
   const auto nodes_type = m_store.find_type("", "v1", "nodes");
-  std::map<std::string, Resources> used;
-  std::vector<json> pending;
-  m_store.for_each(*pods_type, [&](const json& pod) {
-    const std::string node = pod["spec"].value("nodeName", "");
-    const std::string phase = phase_of(pod);
-    if (!node.empty()) {
-      if (!terminal(phase)) {
-        const Resources r = pod_requests(pod);
-        Resources& u = used[node];
-        u.cpu_milli += r.cpu_milli;
-        u.memory += r.memory;
-        u.gpus += r.gpus;
-        u.pods += 1;
-      }
+  std::vector<ObjectPtr> pending;
+  m_store.for_each_object(*pods_type, [&](const ObjectPtr& ptr) {
+    const json& pod = *ptr;
+    const json* spec = member(pod, "spec");
+    if (!string_member(spec, "nodeName").empty()) {
       return;
     }
-    const std::string scheduler = pod["spec"].value("schedulerName", "default-scheduler");
-    if (phase == "Pending" && meta(pod, "deletionTimestamp").empty() && scheduler == "default-scheduler") {
-      pending.push_back(pod);
+    if (phase_of(pod) == "Pending" && meta(pod, "deletionTimestamp").empty() &&
+        string_member(spec, "schedulerName", "default-scheduler") == "default-scheduler") {
+      pending.push_back(ptr);
     }
   });
   // This runs after every change to the store; most have no pod to place,
-  // and copying every node for nothing was a visible part of a create.
+  // and summing every bound pod or copying every node for nothing was a
+  // visible part of the sandbox's CPU under load.
   if (pending.empty()) {
     return;
   }
-  std::vector<json> nodes;
-  m_store.for_each(*nodes_type, [&](const json& n) { nodes.push_back(n); });
-  for (const json& pod : pending) {
+  std::map<std::string, Resources> used;
+  m_store.for_each(*pods_type, [&](const json& pod) {
+    const std::string node = node_of(pod);
+    if (node.empty() || terminal(phase_of(pod))) {
+      return;
+    }
+    const Resources r = pod_requests(pod);
+    Resources& u = used[node];
+    u.cpu_milli += r.cpu_milli;
+    u.memory += r.memory;
+    u.gpus += r.gpus;
+    u.pods += 1;
+  });
+  std::vector<ObjectPtr> nodes;
+  m_store.for_each_object(*nodes_type, [&](const ObjectPtr& n) { nodes.push_back(n); });
+  for (const ObjectPtr& pending_pod : pending) {
+    const json& pod = *pending_pod;
     const Resources need = pod_requests(pod);
     std::map<std::string, int> reasons;
     const json* best = nullptr;
     double best_score = 0;
-    for (const json& node : nodes) {
+    for (const ObjectPtr& node_ptr : nodes) {
+      const json& node = *node_ptr;
       const std::string node_name = meta(node, "name");
       if (!node_ready(node)) {
         ++reasons["node(s) had untolerated taint {node.kubernetes.io/not-ready: }"];
         continue;
       }
-      if (node.value("spec", json::object()).value("unschedulable", false)) {
+      if (object_member(&node, "spec").value("unschedulable", false)) {
         ++reasons["node(s) were unschedulable"];
         continue;
       }
@@ -914,43 +1048,61 @@ void SimulatedCluster::run_kubelets() {
   const auto pods_type = m_store.find_type("", "v1", "pods");
   const auto nodes_type = m_store.find_type("", "v1", "nodes");
   std::map<std::string, Resources> running_use;
-  std::vector<json> to_start;
-  std::vector<json> live;
+  std::vector<ObjectPtr> to_start;
+  std::vector<ObjectPtr> live;  // running pods whose time is up, or not timed yet
   std::set<std::string> alive_uids;
-  m_store.for_each(*pods_type, [&](const json& pod) {
-    const std::string node = pod["spec"].value("nodeName", "");
-    const std::string phase = phase_of(pod);
-    if (node.empty() || terminal(phase)) {
+  const auto steady_now = Steady::now();
+  m_store.for_each_object(*pods_type, [&](const ObjectPtr& ptr) {
+    const json& pod = *ptr;
+    const std::string node = node_of(pod);
+    if (node.empty()) {
       return;
     }
-    alive_uids.insert(meta(pod, "uid"));
+    const std::string phase = phase_of(pod);
+    if (terminal(phase)) {
+      return;
+    }
+    std::string uid = meta(pod, "uid");
     if (phase == "Pending") {
-      to_start.push_back(pod);
+      to_start.push_back(ptr);
     } else {
+      // Only what ends now is looked at again: most running pods have time left.
+      const auto run = m_running.find(uid);
+      if (run == m_running.end() || steady_now >= run->second.finish) {
+        live.push_back(ptr);
+      }
+    }
+    alive_uids.insert(std::move(uid));
+  });
+  // Only pods to admit need the nodes and what the running pods use (copied
+  // and summed only then, as most changes bring none).
+  std::map<std::string, ObjectPtr> nodes;
+  if (!to_start.empty()) {
+    m_store.for_each_object(*nodes_type, [&](const ObjectPtr& n) { nodes[meta(*n, "name")] = n; });
+    m_store.for_each(*pods_type, [&](const json& pod) {
+      const std::string node = node_of(pod);
+      const std::string phase = phase_of(pod);
+      if (node.empty() || terminal(phase) || phase == "Pending") {
+        return;
+      }
       const Resources r = pod_requests(pod);
       Resources& u = running_use[node];
       u.cpu_milli += r.cpu_milli;
       u.memory += r.memory;
       u.gpus += r.gpus;
       u.pods += 1;
-      live.push_back(pod);
-    }
-  });
-  // Only pods to admit need the nodes (copied, as most changes bring none).
-  std::map<std::string, json> nodes;
-  if (!to_start.empty()) {
-    m_store.for_each(*nodes_type, [&](const json& n) { nodes[meta(n, "name")] = n; });
+    });
   }
   // Forget pods that are gone.
   for (auto it = m_running.begin(); it != m_running.end();) {
     it = alive_uids.count(it->first) == 0 ? m_running.erase(it) : std::next(it);
   }
   const std::string now = m_store.now_rfc3339();
-  const auto steady_now = Steady::now();
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   // Pending pods bound to a node: the kubelet admits them (capacity checked
   // again, so a pod bound by a client directly cannot over-commit either).
-  for (const json& pod : to_start) {
+  for (const ObjectPtr& starting : to_start) {
+    const json& pod = *starting;
     const std::string node_name = pod["spec"].value("nodeName", "");
     const std::string ns = meta(pod, "namespace");
     const std::string name = meta(pod, "name");
@@ -963,7 +1115,7 @@ void SimulatedCluster::run_kubelets() {
       reject_reason = "NodeLost";
       reject = "Pod was bound to node \"" + node_name + "\", which does not exist";
     } else {
-      const Resources cap = node_allocatable(node->second);
+      const Resources cap = node_allocatable(*node->second);
       Resources& u = running_use[node_name];
       if (need.gpus > 0 && u.gpus + need.gpus > cap.gpus) {
         reject_reason = "OutOfnvidia.com/gpu";
@@ -1013,7 +1165,7 @@ void SimulatedCluster::run_kubelets() {
     run.finish = runs_forever ? Steady::time_point::max() : steady_now + duration;
     m_running[meta(pod, "uid")] = run;
     std::string host_ip = node_name;
-    for (const json& a : node->second.value("status", json::object()).value("addresses", json::array())) {
+    for (const json& a : node->second->value("status", json::object()).value("addresses", json::array())) {
       if (a.value("type", "") == "InternalIP") {
         host_ip = a.value("address", "");
       }
@@ -1054,7 +1206,8 @@ void SimulatedCluster::run_kubelets() {
     }
   }
   // Running pods whose time is up end now.
-  for (const json& pod : live) {
+  for (const ObjectPtr& running : live) {
+    const json& pod = *running;
     const std::string uid = meta(pod, "uid");
     auto it = m_running.find(uid);
     if (it == m_running.end()) {

@@ -722,6 +722,16 @@ struct ApiServer::Impl {
 
   // A stored object as the requested resource shows it: its apiVersion,
   // and its field names for resources that are views of other storage.
+  /// Whether present() would leave `object` as it is (the common case: a
+  /// stored object of the resource it is served as).
+  static bool presented(const json& object, const ResourceType& type) {
+    if (!object.is_object() || !type.field_renames.empty()) {
+      return !object.is_object();
+    }
+    const auto it = object.find("apiVersion");
+    return it != object.end() && it->is_string() && it->get_ref<const std::string&>() == type.api_version();
+  }
+
   void present(json& object, const ResourceType& type) const {
     if (!object.is_object()) {
       return;
@@ -1202,16 +1212,25 @@ struct ApiServer::Impl {
           }
           auto event = state->watch->next(std::chrono::milliseconds(200));
           if (event) {
-            json object = *event->object;
-            if (wants.table) {
-              json table = table_of(type, {&object}, include, state->first);
-              table["metadata"]["resourceVersion"] = object["metadata"].value("resourceVersion", "");
-              object = std::move(table);
-              state->first = false;
+            // {"object":...,"type":...} as a json object would print it (keys sorted).
+            const auto frame = [&](const json& object) {
+              return "{\"object\":" + object.dump() + ",\"type\":" + json(event->type).dump() + "}\n";
+            };
+            std::string line;
+            if (!wants.table && presented(*event->object, type)) {
+              line = frame(*event->object);  // stored as served: no copy
             } else {
-              present(object, type);
+              json object = *event->object;
+              if (wants.table) {
+                json table = table_of(type, {&object}, include, state->first);
+                table["metadata"]["resourceVersion"] = object["metadata"].value("resourceVersion", "");
+                object = std::move(table);
+                state->first = false;
+              } else {
+                present(object, type);
+              }
+              line = frame(object);
             }
-            const std::string line = json{{"type", event->type}, {"object", object}}.dump() + "\n";
             ++state->sent;
             return sink.write(line.data(), line.size());
           }

@@ -1118,6 +1118,17 @@ void Store::for_each(const ResourceType& type, const std::function<void(const js
   }
 }
 
+void Store::for_each_object(const ResourceType& type, const std::function<void(const ObjectPtr&)>& fn) const {
+  std::lock_guard lock(m_mutex);
+  const auto bucket = m_buckets.find(type.bucket());
+  if (bucket == m_buckets.end()) {
+    return;
+  }
+  for (const auto& [key, obj] : bucket->second) {
+    fn(obj);
+  }
+}
+
 Result<json> Store::mutate(const ResourceType& type, const std::string& ns, const std::string& name, Subresource sub,
                            const std::string& manager, const std::function<bool(json&)>& fn) {
   std::lock_guard lock(m_mutex);

@@ -55,6 +55,11 @@ struct ClusterOptions {
   std::uint64_t seed = 1;
   /// Time between passes when nothing changes (timers: pods finishing).
   std::chrono::milliseconds tick{100};
+  /// Shortest time from the start of one pass to the next while changes keep
+  /// coming: the changes of that window share one pass over every pod and
+  /// Job instead of one pass each (the first change after a quiet spell is
+  /// handled at once).
+  std::chrono::milliseconds batch{5};
 };
 
 /// Counters tests read through the control endpoint.

@@ -157,6 +157,9 @@ class Store {
 
   /// Reads every object of a resource under the lock (no copies).
   void for_each(const ResourceType& type, const std::function<void(const nlohmann::json&)>& fn) const;
+  /// The same with the stored (immutable) objects themselves: a caller that
+  /// keeps some of them for after the walk holds a reference, not a copy.
+  void for_each_object(const ResourceType& type, const std::function<void(const ObjectPtr&)>& fn) const;
   /// Atomically reads, changes and writes one object (controllers use it:
   /// no lost updates, no conflicts). `fn` returns false to leave it alone.
   Result<nlohmann::json> mutate(const ResourceType& type, const std::string& ns, const std::string& name,
