@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
-#include <unordered_set>
+#include <string_view>
 
 #include <gpuorch/model/quantity.hpp>
 #include <gpuorch/model/time.hpp>
@@ -151,8 +151,14 @@ std::string node_of(const json& pod) {
   return string_member(member(pod, "spec"), "nodeName");
 }
 
-// The uid of the Job that controls a pod ("" when none).
-std::string controller_job_uid(const json& pod) {
+// A string member as a view into `o` ("" when absent or not a string): no allocation.
+std::string_view string_view_member(const json& o, const char* key) {
+  const json* v = member(o, key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_ref<const std::string&>()) : std::string_view();
+}
+
+// The uid of the Job that controls a pod ("" when none), as a view into the pod.
+std::string_view controller_job_uid(const json& pod) {
   const json* m = member(pod, "metadata");
   const json* refs = m == nullptr ? nullptr : member(*m, "ownerReferences");
   if (refs == nullptr || !refs->is_array()) {
@@ -160,9 +166,9 @@ std::string controller_job_uid(const json& pod) {
   }
   for (const json& ref : *refs) {
     const json* controller = member(ref, "controller");
-    if (string_member(&ref, "kind") == "Job" && controller != nullptr && controller->is_boolean() &&
+    if (string_view_member(ref, "kind") == "Job" && controller != nullptr && controller->is_boolean() &&
         controller->get<bool>()) {
-      return string_member(&ref, "uid");
+      return string_view_member(ref, "uid");
     }
   }
   return {};
@@ -678,7 +684,7 @@ void SimulatedCluster::reconcile_jobs() {
   // The Jobs still to follow: not finished, not being deleted, not suspended.
   // (Finished ones need nothing, and most Jobs of a busy sandbox are.)
   std::vector<ObjectPtr> open_jobs;
-  std::unordered_set<std::string> open_uids;
+  std::set<std::string, std::less<>> open_uids;
   m_store.for_each_object(*jobs_type, [&](const ObjectPtr& ptr) {
     const json& job = *ptr;
     if (!meta(job, "deletionTimestamp").empty()) {
@@ -706,11 +712,12 @@ void SimulatedCluster::reconcile_jobs() {
   }
   std::map<std::string, std::vector<PodView>> by_owner;
   m_store.for_each(*pods_type, [&](const json& pod) {
-    if (auto uid = controller_job_uid(pod); !uid.empty() && open_uids.contains(uid)) {
+    // Every pod is looked at on every pass: nothing is allocated for the ones of finished Jobs.
+    if (const auto uid = controller_job_uid(pod); !uid.empty() && open_uids.find(uid) != open_uids.end()) {
       PodView v{meta(pod, "name"), meta(pod, "namespace"), phase_of(pod), !meta(pod, "deletionTimestamp").empty(),
                 false};
       v.running = v.phase == "Running";
-      by_owner[uid].push_back(std::move(v));
+      by_owner[std::string(uid)].push_back(std::move(v));
     }
   });
   // What the Job controller makes of a Job and its pods.

@@ -442,9 +442,25 @@ Status Store::commit(const std::string& bucket, const std::string& key, const st
   }
   m_rv = rv;
   auto ptr = std::make_shared<const json>(std::move(object));
-  if (const auto m = ptr->find("metadata");
-      m != ptr->end() && m->is_object() && (m->contains("ownerReferences") || m->contains("deletionTimestamp"))) {
-    m_gc_pending = true;
+  // The collector has work only when an object is being deleted or its owners
+  // changed (a new dependent, or references added or removed): not on every
+  // status write of a pod or Job, which leaves its owners as they were.
+  if (const auto m = ptr->find("metadata"); m != ptr->end() && m->is_object()) {
+    const auto refs = m->find("ownerReferences");
+    if (m->contains("deletionTimestamp")) {
+      m_gc_pending = true;
+    } else if (refs != m->end()) {
+      const json* old_meta = nullptr;
+      if (old != nullptr) {
+        if (const auto om = old->find("metadata"); om != old->end() && om->is_object()) {
+          old_meta = &*om;
+        }
+      }
+      const auto old_refs = old_meta != nullptr ? old_meta->find("ownerReferences") : json::const_iterator();
+      if (old_meta == nullptr || old_refs == old_meta->end() || *old_refs != *refs) {
+        m_gc_pending = true;
+      }
+    }
   }
   m_buckets[bucket][key] = ptr;
   const std::string uid = meta_string(*ptr, "uid");
