@@ -178,6 +178,13 @@ void set_blob(CURL* curl, CURLoption option, const std::string& data) {
   curl_easy_setopt(curl, option, &blob);
 }
 
+// How many connections the shared cache keeps open. libcurl's default is 5,
+// and it counts the ones in use: with a controller's four watch streams open,
+// nearly every other request closed its connection when done, and the next
+// one paid a new TLS connection (a new SSL_CTX, the CA parsed again). client-go
+// keeps up to 25 idle connections per host, beside the ones in use.
+constexpr long k_max_connections = 64;
+
 // libcurl turns on SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees a connection's
 // 16 KiB read buffer whenever it is drained and allocates it again on the
 // next read: on a watch stream, once per event. That allocation is large
@@ -365,6 +372,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer.data());
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, k_max_connections);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, config.user_agent.c_str());
   if (!config.disable_compression && !request.no_compression) {
     // gzip only, like client-go: kube-apiserver compresses nothing else (and only large

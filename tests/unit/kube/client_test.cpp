@@ -3,6 +3,8 @@
 #include <atomic>
 #include <mutex>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -575,6 +577,52 @@ TEST_CASE("connections are reused across requests") {
     REQUIRE(client->list(resources::nodes(), "").ok());
   }
   CHECK(transport->connections_opened() == 1);
+}
+
+TEST_CASE("connections are reused while long-lived watch streams hold others") {
+  Harness h;
+  h.server.http().set_keep_alive_max_count(1000);
+  std::atomic<int> watching{0};
+  std::atomic<bool> finished{false};
+  h.server.http().Get("/api/v1/nodes", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  h.server.http().Get("/api/v1/pods", [&](const httplib::Request&, httplib::Response& res) {
+    ++watching;
+    res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
+      while (!finished && sink.is_writable()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      sink.done();
+      return true;
+    });
+  });
+  h.start();
+  TransportConfig config;
+  auto transport = std::make_shared<CurlTransport>(config, Environment({}));
+  ClientDeps deps;
+  deps.transport = transport;
+  deps.clock = h.clock;
+  auto client = Client::create(h.config, h.options, Environment({}), deps).value_or_throw();
+  // Five streams open (a controller has four), each on its own connection.
+  constexpr int k_streams = 5;
+  std::vector<std::thread> streams;
+  for (int i = 0; i < k_streams; ++i) {
+    streams.emplace_back([&] { (void)watch(*client, resources::pods(), "", {}, [](WatchEvent&) { return true; }); });
+  }
+  for (int i = 0; i < 1000 && watching < k_streams; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(watching == k_streams);
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(client->list(resources::nodes(), "").ok());
+  }
+  finished = true;
+  for (auto& t : streams) {
+    t.join();
+  }
+  // One connection per stream and one for all 20 requests.
+  CHECK(transport->connections_opened() == k_streams + 1);
 }
 
 TEST_CASE("RateLimiter allows a burst, then spaces requests by 1/qps") {
