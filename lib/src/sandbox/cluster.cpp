@@ -26,6 +26,14 @@ struct Resources {
   std::int64_t pods = 0;
 };
 
+/// Counts one pod requesting `pod` in `used`.
+void add_pod(Resources& used, const Resources& pod) {
+  used.cpu_milli += pod.cpu_milli;
+  used.memory += pod.memory;
+  used.gpus += pod.gpus;
+  used.pods += 1;
+}
+
 std::int64_t quantity_milli(const json& v) {
   if (v.is_number()) {
     return static_cast<std::int64_t>(v.get<double>() * 1000);
@@ -920,11 +928,7 @@ void SimulatedCluster::schedule_pods() {
       return;
     }
     const Resources r = pod_requests(pod);
-    Resources& u = used[node];
-    u.cpu_milli += r.cpu_milli;
-    u.memory += r.memory;
-    u.gpus += r.gpus;
-    u.pods += 1;
+    add_pod(used[node], r);
   });
   std::vector<ObjectPtr> nodes;
   m_store.for_each_object(*nodes_type, [&](const ObjectPtr& n) { nodes.push_back(n); });
@@ -1038,10 +1042,7 @@ void SimulatedCluster::schedule_pods() {
     m_last_unschedulable.erase(uid);
     ++m_stats.bindings;
     Resources& u = used[node_name];
-    u.cpu_milli += need.cpu_milli;
-    u.memory += need.memory;
-    u.gpus += need.gpus;
-    u.pods += 1;
+    add_pod(u, need);
     const Resources cap = node_allocatable(*best);
     if (u.gpus > cap.gpus || u.cpu_milli > cap.cpu_milli || u.memory > cap.memory) {
       ++m_stats.violations;
@@ -1093,11 +1094,7 @@ void SimulatedCluster::run_kubelets() {
         return;
       }
       const Resources r = pod_requests(pod);
-      Resources& u = running_use[node];
-      u.cpu_milli += r.cpu_milli;
-      u.memory += r.memory;
-      u.gpus += r.gpus;
-      u.pods += 1;
+      add_pod(running_use[node], r);
     });
   }
   // Forget pods that are gone.
@@ -1136,10 +1133,7 @@ void SimulatedCluster::run_kubelets() {
         reject_reason = "OutOfmemory";
         reject = "Pod was rejected: Node didn't have enough resource: memory";
       } else {
-        u.cpu_milli += need.cpu_milli;
-        u.memory += need.memory;
-        u.gpus += need.gpus;
-        u.pods += 1;
+        add_pod(u, need);
       }
     }
     if (!reject.empty()) {

@@ -52,6 +52,64 @@ std::vector<std::string> drain(WorkQueue& q) {
   return out;
 }
 
+// Worker threads that take keys from a queue, hold each for `pause` (a
+// yield when zero) and count the times a key was handed to two at once.
+class ExclusiveWorkers {
+ public:
+  ExclusiveWorkers(WorkQueue& queue, int count, std::chrono::microseconds pause) : m_queue(queue) {
+    for (int w = 0; w < count; ++w) {
+      m_threads.emplace_back([this, pause] { work(pause); });
+    }
+  }
+  ExclusiveWorkers(const ExclusiveWorkers&) = delete;
+  ExclusiveWorkers& operator=(const ExclusiveWorkers&) = delete;
+  ~ExclusiveWorkers() { drain_and_join(); }
+
+  /// Waits until nothing is queued or in progress, then stops the workers.
+  void drain_and_join() {
+    while (m_queue.len() > 0 || m_queue.processing() > 0) {
+      std::this_thread::sleep_for(1ms);
+    }
+    m_queue.shut_down();
+    for (auto& t : m_threads) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+  }
+
+  std::atomic<int> overlaps{0};
+  std::atomic<int> handled{0};
+
+ private:
+  void work(std::chrono::microseconds pause) {
+    while (auto key = m_queue.get()) {
+      {
+        std::lock_guard lock(m_mutex);
+        if (!m_busy.insert(*key).second) {
+          ++overlaps;
+        }
+      }
+      if (pause.count() > 0) {
+        std::this_thread::sleep_for(pause);
+      } else {
+        std::this_thread::yield();
+      }
+      {
+        std::lock_guard lock(m_mutex);
+        m_busy.erase(*key);
+      }
+      ++handled;
+      m_queue.done(*key);
+    }
+  }
+
+  WorkQueue& m_queue;
+  std::mutex m_mutex;
+  std::set<std::string> m_busy;
+  std::vector<std::thread> m_threads;
+};
+
 TEST_CASE("WorkQueue de-duplicates waiting keys and keeps FIFO order") {
   StepClock clock;
   WorkQueue q(clock);
@@ -189,30 +247,7 @@ TEST_CASE("WorkQueue shut_down wakes blocked getters and drops waiting keys") {
 TEST_CASE("WorkQueue concurrent workers never process one key twice at once") {
   StepClock clock;
   WorkQueue q(clock);
-  std::mutex mutex;
-  std::set<std::string> busy;
-  std::atomic<int> overlaps{0};
-  std::atomic<int> processed{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 4; ++w) {
-    workers.emplace_back([&] {
-      while (auto key = q.get()) {
-        {
-          std::lock_guard lock(mutex);
-          if (!busy.insert(*key).second) {
-            ++overlaps;
-          }
-        }
-        std::this_thread::sleep_for(50us);
-        {
-          std::lock_guard lock(mutex);
-          busy.erase(*key);
-        }
-        ++processed;
-        q.done(*key);
-      }
-    });
-  }
+  ExclusiveWorkers workers(q, 4, 50us);
   for (int round = 0; round < 200; ++round) {
     for (int k = 0; k < 5; ++k) {
       q.add("ml/k" + std::to_string(k));
@@ -220,15 +255,9 @@ TEST_CASE("WorkQueue concurrent workers never process one key twice at once") {
     std::this_thread::sleep_for(20us);
   }
   CHECK(q.wait_idle(5000ms));
-  while (q.len() > 0 || q.processing() > 0) {
-    std::this_thread::sleep_for(1ms);
-  }
-  q.shut_down();
-  for (auto& t : workers) {
-    t.join();
-  }
-  CHECK(overlaps == 0);
-  CHECK(processed >= 5);
+  workers.drain_and_join();
+  CHECK(workers.overlaps == 0);
+  CHECK(workers.handled >= 5);
 }
 
 TEST_CASE("WorkQueue reports adds, retries and each key's wait to the watch metrics") {
@@ -360,45 +389,16 @@ TEST_CASE("WorkQueue never starves normal keys behind a steady stream of high-pr
 TEST_CASE("WorkQueue with concurrent workers hands each key to one worker at a time across both priorities") {
   StepClock clock;
   WorkQueue q(clock);
-  std::mutex mutex;
-  std::set<std::string> busy;
-  std::atomic<bool> overlap{false};
-  std::atomic<int> handled{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 4; ++w) {
-    workers.emplace_back([&] {
-      while (auto key = q.get()) {
-        {
-          std::lock_guard lock(mutex);
-          if (!busy.insert(*key).second) {
-            overlap = true;
-          }
-        }
-        std::this_thread::yield();
-        {
-          std::lock_guard lock(mutex);
-          busy.erase(*key);
-        }
-        ++handled;
-        q.done(*key);
-      }
-    });
-  }
+  ExclusiveWorkers workers(q, 4, 0us);
   for (int i = 0; i < 2000; ++i) {
     const auto key = "ml/w-" + std::to_string(i % 50);
     q.add(key, i % 3 == 0 ? WorkQueue::Priority::high : WorkQueue::Priority::normal);
   }
   CHECK(q.wait_idle(10s));
-  while (q.len() > 0 || q.processing() > 0) {
-    std::this_thread::sleep_for(1ms);
-  }
-  q.shut_down();
-  for (auto& t : workers) {
-    t.join();
-  }
-  CHECK_FALSE(overlap);
-  CHECK(handled >= 50);
-  CHECK(handled <= 2000);
+  workers.drain_and_join();
+  CHECK(workers.overlaps == 0);
+  CHECK(workers.handled >= 50);
+  CHECK(workers.handled <= 2000);
 }
 
 }  // namespace

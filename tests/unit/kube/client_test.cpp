@@ -1,9 +1,11 @@
 #include <gpuorch/kube/client.hpp>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -38,8 +40,11 @@ struct Harness {
     server.start();
     config.server = server.url();
   }
-  std::shared_ptr<Client> client() {
+  /// A client of the harness's server; over `transport` when given (e.g. a
+  /// CurlTransport whose connections a test counts).
+  std::shared_ptr<Client> client(std::shared_ptr<HttpTransport> transport = nullptr) {
     ClientDeps deps;
+    deps.transport = std::move(transport);
     deps.clock = clock;
     deps.random = std::make_shared<FixedRandom>(0.5);
     deps.fs = fs;
@@ -567,12 +572,8 @@ TEST_CASE("connections are reused across requests") {
     res.set_content("{}", "application/json");
   });
   h.start();
-  TransportConfig config;
-  auto transport = std::make_shared<CurlTransport>(config, Environment({}));
-  ClientDeps deps;
-  deps.transport = transport;
-  deps.clock = h.clock;
-  auto client = Client::create(h.config, h.options, Environment({}), deps).value_or_throw();
+  auto transport = std::make_shared<CurlTransport>(TransportConfig{}, Environment({}));
+  auto client = h.client(transport);
   for (int i = 0; i < 20; ++i) {
     REQUIRE(client->list(resources::nodes(), "").ok());
   }
@@ -598,12 +599,8 @@ TEST_CASE("connections are reused while long-lived watch streams hold others") {
     });
   });
   h.start();
-  TransportConfig config;
-  auto transport = std::make_shared<CurlTransport>(config, Environment({}));
-  ClientDeps deps;
-  deps.transport = transport;
-  deps.clock = h.clock;
-  auto client = Client::create(h.config, h.options, Environment({}), deps).value_or_throw();
+  auto transport = std::make_shared<CurlTransport>(TransportConfig{}, Environment({}));
+  auto client = h.client(transport);
   // Five streams open (a controller has four), each on its own connection.
   constexpr int k_streams = 5;
   std::vector<std::thread> streams;
