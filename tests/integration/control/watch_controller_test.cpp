@@ -49,6 +49,26 @@ void blind(chaos::Harness& h, const std::vector<std::string>& resources) {
   h.sandbox().faults().set(faults);
 }
 
+// Options for the tests that blind caches: short watches and backoffs, so the
+// informers notice the faults and recover quickly once they are lifted.
+WatchControllerOptions blinded_cache_options() {
+  WatchControllerOptions options;
+  options.workers = 2;
+  options.informer.watch_timeout_seconds = 1;
+  options.informer.backoff_base = milliseconds(50);
+  options.informer.backoff_cap = milliseconds(200);
+  return options;
+}
+
+// Starts `controller`, waits for its caches, then blinds `resources` and waits
+// until their current watches have ended.
+void start_blinded(WatchController& controller, chaos::Harness& h, const std::vector<std::string>& resources) {
+  controller.start();
+  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
+  blind(h, resources);
+  std::this_thread::sleep_for(milliseconds(1500));
+}
+
 std::uint64_t requests_of(chaos::Harness& h, const std::string& what) {
   const auto all = h.sandbox().faults().requests();
   const auto it = all.find(what);
@@ -464,18 +484,11 @@ TEST_CASE("WatchController keeps the GPUs of a Job it created while the Job cach
   // One node of 8 GPUs; the first Job runs long.
   auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
   auto client = client_of(*h);
-  WatchControllerOptions options;
-  options.workers = 2;
+  WatchControllerOptions options = blinded_cache_options();
   options.reservation_ttl = milliseconds(200);
-  options.informer.watch_timeout_seconds = 1;
-  options.informer.backoff_base = milliseconds(50);
-  options.informer.backoff_cap = milliseconds(200);
   WatchController controller(client, options);
-  controller.start();
-  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
   // Neither the Job nor its pods reach the caches: only the ledger knows.
-  blind(*h, {"jobs", "pods"});
-  std::this_thread::sleep_for(milliseconds(1500));
+  start_blinded(controller, *h, {"jobs", "pods"});
 
   REQUIRE(h->create_workload(workload("first", 8, 0)).ok());
   REQUIRE(eventually([&] { return phase_of(*h, "first") == "Scheduled"; }, milliseconds(10000)));
@@ -509,16 +522,8 @@ TEST_CASE("WatchController asks the server about a Job it did not create that th
   chaos::TempDir dir;
   auto h = start_sandbox(dir, {1, milliseconds(60000), 0});
   auto client = client_of(*h);
-  WatchControllerOptions options;
-  options.workers = 2;
-  options.informer.watch_timeout_seconds = 1;
-  options.informer.backoff_base = milliseconds(50);
-  options.informer.backoff_cap = milliseconds(200);
-  WatchController controller(client, options);
-  controller.start();
-  REQUIRE(controller.wait_for_sync(std::chrono::seconds(20)));
-  blind(*h, {"jobs", "gpuworkloads"});
-  std::this_thread::sleep_for(milliseconds(1500));
+  WatchController controller(client, blinded_cache_options());
+  start_blinded(controller, *h, {"jobs", "gpuworkloads"});
 
   // As another instance (e.g. the leader before a takeover) left it: the
   // workload Scheduled with Job other-0, which exists on the server only.
