@@ -21,6 +21,39 @@ pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)  # libyaml-dev
 find_package(fmt 9 REQUIRED CONFIG)                  # libfmt-dev
 find_package(spdlog 1.10 REQUIRED CONFIG)            # libspdlog-dev (external fmt)
 find_package(CURL 7.88 REQUIRED)                     # libcurl4-openssl-dev
+# gpuorch's own binaries link libcurl's archive (libcurl4-openssl-dev ships it)
+# rather than the shared library, whose LDAP, RTMP, SSH and Kerberos
+# dependencies make up most of the shared libraries every start of the CLI
+# would map and relocate (docs/benchmarks.md). Those four are left out:
+# lib/src/kube/curl_unused.cpp stands in for them, as gpuorch limits libcurl to
+# http and https. The rest of libcurl's static dependencies (pkg-config
+# --static) stay shared libraries. Installed consumers of libgpuorch link the
+# shared libcurl (lib/src/kube/CMakeLists.txt).
+option(GPUORCH_STATIC_CURL "Link gpuorch's binaries with libcurl's archive, without its LDAP/RTMP/SSH/GSS-API libraries" ON)
+if(GPUORCH_STATIC_CURL)
+  find_library(GPUORCH_CURL_ARCHIVE NAMES libcurl.a REQUIRED)
+  pkg_check_modules(GPUORCH_CURL_PC REQUIRED libcurl)
+  # libnghttp2-dev libidn2-dev libpsl-dev libzstd-dev libbrotli-dev: what the
+  # archive needs besides libssl-dev and zlib1g-dev.
+  set(gpuorch_curl_deps ${GPUORCH_CURL_PC_STATIC_LIBRARIES})
+  list(REMOVE_ITEM gpuorch_curl_deps curl ldap lber rtmp ssh2 gssapi_krb5)
+  list(REMOVE_DUPLICATES gpuorch_curl_deps)
+  foreach(dep IN LISTS gpuorch_curl_deps)
+    find_library(GPUORCH_CURL_DEP_${dep} NAMES ${dep} REQUIRED)
+  endforeach()
+  add_library(gpuorch_curl_unused STATIC "${PROJECT_SOURCE_DIR}/lib/src/kube/curl_unused.cpp")
+  set_target_properties(gpuorch_curl_unused PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  add_library(gpuorch_curl INTERFACE)
+  target_include_directories(gpuorch_curl INTERFACE ${CURL_INCLUDE_DIRS})
+  # The archive, then what it refers to: the stand-ins, then the shared libraries.
+  target_link_libraries(gpuorch_curl INTERFACE "${GPUORCH_CURL_ARCHIVE}" gpuorch_curl_unused)
+  foreach(dep IN LISTS gpuorch_curl_deps)
+    target_link_libraries(gpuorch_curl INTERFACE "${GPUORCH_CURL_DEP_${dep}}")
+  endforeach()
+else()
+  add_library(gpuorch_curl INTERFACE)
+  target_link_libraries(gpuorch_curl INTERFACE CURL::libcurl)
+endif()
 find_package(OpenSSL 3 REQUIRED)                     # libssl-dev
 find_package(ZLIB 1.2 REQUIRED)                      # zlib1g-dev
 find_program(GPUORCH_SCDOC scdoc REQUIRED)           # scdoc: man/*.scd -> roff

@@ -74,9 +74,19 @@ foreach(pair tool:gpuorch dev:libgpuorch-dev)
     DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/${package}" COMPONENT ${component})
   # lintian's initial-upload-closes-no-bugs asks for the Debian bug (ITP) a first
   # upload closes; these packages are not uploaded to the Debian archive.
-  file(WRITE "${PROJECT_BINARY_DIR}/packaging/deb/lintian/${package}"
+  set(overrides
     "# Built from the gpuorch sources, not uploaded to the Debian archive: no ITP bug to close.\n"
     "${package}: initial-upload-closes-no-bugs\n")
+  if(package STREQUAL "gpuorch" AND GPUORCH_STATIC_CURL)
+    # cmake/Dependencies.cmake: the binary links Debian's libcurl archive
+    # (libcurl4-openssl-dev), without the LDAP/RTMP/SSH/GSS-API libraries of the
+    # shared one, for a start-up about 3 ms shorter. A libcurl security update
+    # needs a rebuild of this package; -DGPUORCH_STATIC_CURL=OFF links the shared one.
+    list(APPEND overrides
+      "# Statically linked with Debian's libcurl archive (GPUORCH_STATIC_CURL): a libcurl update needs a rebuild.\n"
+      "${package}: embedded-library curl [usr/bin/gpuorch]\n")
+  endif()
+  file(WRITE "${PROJECT_BINARY_DIR}/packaging/deb/lintian/${package}" ${overrides})
   install(FILES "${PROJECT_BINARY_DIR}/packaging/deb/lintian/${package}"
     DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides" COMPONENT ${component})
 endforeach()

@@ -10,6 +10,8 @@ packages=(
   # libraries
   libcli11-dev libcurl4-openssl-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-dev libspdlog-dev libfmt-dev
   libssl-dev libcpp-httplib-dev zlib1g-dev doctest-dev libbenchmark-dev
+  # what libcurl's archive links besides OpenSSL and zlib (cmake/Dependencies.cmake, GPUORCH_STATIC_CURL)
+  libnghttp2-dev libidn2-dev libpsl-dev libzstd-dev libbrotli-dev
   # test tools: real shells for completions, man page tooling, JSON and SVG checks
   bash-completion zsh fish man-db groff-base scdoc jq librsvg2-bin shellcheck
   # script(1), a pseudo-terminal for the progress-bar test

@@ -367,6 +367,11 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   }
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  // Kubernetes speaks http and https only. gpuorch's binaries also leave out the
+  // libraries behind libcurl's other protocols and GSS-API (curl_unused.cpp).
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_SOCKS5_AUTH, static_cast<long>(CURLAUTH_BASIC));
   curl_easy_setopt(curl, CURLOPT_SHARE, m_impl->share);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer.data());

@@ -2,7 +2,10 @@
 
 // An HTTP CONNECT proxy on 127.0.0.1 and a free port, for tests of proxy-url:
 // it records every CONNECT target and tunnels only to 127.0.0.1 (any other
-// target gets 502, so a test never reaches another address).
+// target gets 502, so a test never reaches another address). A client that
+// greets it in SOCKS5 instead gets a proxy that insists on GSS-API
+// authentication: it records the methods offered, answers "GSS-API" and
+// tunnels nothing.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -50,6 +53,12 @@ class ConnectProxy {
   ConnectProxy& operator=(const ConnectProxy&) = delete;
 
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  [[nodiscard]] std::string socks5_url() const { return "socks5://127.0.0.1:" + std::to_string(m_port); }
+  /// The authentication methods of every SOCKS5 greeting (RFC 1928), in order.
+  [[nodiscard]] std::vector<std::vector<int>> socks5_methods() const {
+    std::lock_guard lock(m_mutex);
+    return m_socks5_methods;
+  }
   /// The "host:port" of every CONNECT request, in order.
   [[nodiscard]] std::vector<std::string> targets() const {
     std::lock_guard lock(m_mutex);
@@ -93,6 +102,10 @@ class ConnectProxy {
         return;
       }
       head.append(buffer.data(), static_cast<std::size_t>(got));
+      if (head[0] == '\x05' && head.size() >= 2 && head.size() >= 2U + static_cast<unsigned char>(head[1])) {
+        refuse_socks5(client, head);
+        return;
+      }
     }
     const auto line = head.substr(0, head.find("\r\n"));
     const auto first_space = line.find(' ');
@@ -145,6 +158,23 @@ class ConnectProxy {
     ::close(client);
   }
 
+  void refuse_socks5(int client, const std::string& greeting) {
+    std::vector<int> methods;
+    for (std::size_t i = 2; i < 2 + static_cast<std::size_t>(static_cast<unsigned char>(greeting[1])); ++i) {
+      methods.push_back(static_cast<unsigned char>(greeting[i]));
+    }
+    {
+      std::lock_guard lock(m_mutex);
+      m_socks5_methods.push_back(std::move(methods));
+    }
+    const std::array<char, 2> gssapi{'\x05', '\x01'};
+    send_all(client, gssapi.data(), gssapi.size());
+    std::array<char, 256> rest{};
+    while (::recv(client, rest.data(), rest.size(), 0) > 0) {
+    }
+    ::close(client);
+  }
+
   int m_listener = -1;
   int m_port = 0;
   std::atomic<bool> m_stop{false};
@@ -152,6 +182,7 @@ class ConnectProxy {
   std::vector<std::thread> m_connections;  // only the acceptor adds, the destructor joins after it
   mutable std::mutex m_mutex;
   std::vector<std::string> m_targets;
+  std::vector<std::vector<int>> m_socks5_methods;
 };
 
 }  // namespace gpuorch::kube::testing

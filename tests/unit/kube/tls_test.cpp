@@ -176,3 +176,35 @@ TEST_CASE("TLS: proxy-url tunnels through an HTTP CONNECT proxy - also with tls-
   CHECK(refused.error().message().find("https://127.0.0.2:") != std::string::npos);
   CHECK(proxy.targets().back() == "127.0.0.2:" + std::to_string(server.port()));
 }
+
+// gpuorch's binaries link libcurl without the libraries behind its other
+// protocols and GSS-API (lib/src/kube/curl_unused.cpp stands in for them and
+// stops the process if reached): the transport must never let libcurl get there.
+TEST_CASE("the transport speaks http and https only - other schemes fail cleanly") {
+  CurlTransport transport(TransportConfig{}, Environment({}));
+  for (const std::string scheme : {"ldap", "ldaps", "rtmp", "rtmpe", "rtmps", "rtmpt", "rtmpte", "rtmpts", "scp",
+                                   "sftp", "ftp", "ftps", "dict", "gopher", "imap", "pop3", "smtp", "telnet", "tftp"}) {
+    CAPTURE(scheme);
+    HttpRequest request;
+    request.url = scheme + "://127.0.0.1:1/x";
+    auto result = transport.send(request);
+    REQUIRE(!result.ok());
+    CHECK(result.error().code() == ErrorCode::transport);
+    CAPTURE(result.error().message());
+    CHECK(result.error().message().find("\"" + scheme + "\" not supported") != std::string::npos);
+  }
+}
+
+TEST_CASE("TLS: a SOCKS5 proxy that asks for GSS-API is refused - only no-auth and Basic are offered") {
+  ConnectProxy proxy;
+  RestConfig config;
+  config.server = "https://127.0.0.1:1";
+  config.proxy_url = proxy.socks5_url();
+  auto result = get_version(config);
+  REQUIRE(!result.ok());
+  CHECK(result.error().code() == ErrorCode::transport);
+  REQUIRE(!proxy.socks5_methods().empty());
+  for (const auto& methods : proxy.socks5_methods()) {
+    CHECK(methods == std::vector<int>{0});  // no authentication; Basic (2) only with credentials
+  }
+}
