@@ -20,6 +20,16 @@ set_target_properties(gpuorch_yaml_cpp_static PROPERTIES
 pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)  # libyaml-dev
 find_package(fmt 9 REQUIRED CONFIG)                  # libfmt-dev
 find_package(spdlog 1.10 REQUIRED CONFIG)            # libspdlog-dev (external fmt)
+# gpuorch's own code uses fmt and spdlog header-only: two shared libraries
+# fewer to map and relocate at every start of the CLI (docs/benchmarks.md).
+# Everything built here compiles with the same definitions (libgpuorch links
+# this PUBLIC in the build tree only); installed consumers of libgpuorch.a need
+# neither library, its objects carry what they use.
+add_library(gpuorch_logging INTERFACE)
+target_compile_definitions(gpuorch_logging INTERFACE SPDLOG_FMT_EXTERNAL)
+get_target_property(gpuorch_spdlog_includes spdlog::spdlog_header_only INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(gpuorch_logging SYSTEM INTERFACE ${gpuorch_spdlog_includes})
+target_link_libraries(gpuorch_logging INTERFACE fmt::fmt-header-only Threads::Threads)
 find_package(CURL 7.88 REQUIRED)                     # libcurl4-openssl-dev
 # gpuorch's own binaries link libcurl's archive (libcurl4-openssl-dev ships it)
 # rather than the shared library, whose LDAP, RTMP, SSH and Kerberos

@@ -47,7 +47,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libgpuorch-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # The headers include nlohmann/json.hpp; the static library links the rest.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-  "nlohmann-json3-dev (>= 3.11), libyaml-cpp-dev (>= 0.7), libyaml-dev (>= 0.2), libfmt-dev (>= 9), libspdlog-dev (>= 1:1.10), libcurl4-openssl-dev (>= 7.88), libssl-dev (>= 3), libcpp-httplib-dev, zlib1g-dev")
+  "nlohmann-json3-dev (>= 3.11), libyaml-cpp-dev (>= 0.7), libyaml-dev (>= 0.2), libcurl4-openssl-dev (>= 7.88), libssl-dev (>= 3), libcpp-httplib-dev, zlib1g-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "C++ library of gpuorch (development files)
 libgpuorch is the library behind the gpuorch tool: the GPUWorkload model and
 its validation, the placement strategies and simulator, a Kubernetes API
