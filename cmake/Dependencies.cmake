@@ -41,8 +41,9 @@ find_package(CURL 7.88 REQUIRED)                     # libcurl4-openssl-dev
 # shared libcurl (lib/src/kube/CMakeLists.txt).
 option(GPUORCH_STATIC_CURL "Link gpuorch's binaries with libcurl's archive, without its LDAP/RTMP/SSH/GSS-API libraries" ON)
 if(GPUORCH_STATIC_CURL)
-  find_library(GPUORCH_CURL_ARCHIVE NAMES libcurl.a REQUIRED)
-  pkg_check_modules(GPUORCH_CURL_PC REQUIRED libcurl)
+  # The archive of the libcurl whose headers find_package(CURL) found.
+  pkg_check_modules(GPUORCH_CURL_PC REQUIRED libcurl=${CURL_VERSION_STRING})
+  find_library(GPUORCH_CURL_ARCHIVE NAMES libcurl.a HINTS "${GPUORCH_CURL_PC_LIBDIR}" REQUIRED)
   # libnghttp2-dev libidn2-dev libpsl-dev libzstd-dev libbrotli-dev: what the
   # archive needs besides libssl-dev and zlib1g-dev.
   set(gpuorch_curl_deps ${GPUORCH_CURL_PC_STATIC_LIBRARIES})

@@ -36,6 +36,10 @@ endfunction()
 foreach(target gpuorch gpuorch_cli gpuorch_exe)
   gpuorch_harden(${target})
 endforeach()
+# Linked into the binary with libcurl's archive (cmake/Dependencies.cmake).
+if(TARGET gpuorch_curl_unused)
+  gpuorch_harden(gpuorch_curl_unused)
+endif()
 
 # What tests/package/deb_test.sh may expect lintian to find in this build.
 set(GPUORCH_HARDENED_FEATURES "")

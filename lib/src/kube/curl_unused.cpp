@@ -12,11 +12,12 @@
 // never reaches these libraries; the archive still refers to them. The
 // definitions below satisfy those references instead:
 //  - the four functions libcurl calls whatever the protocol (from
-//    curl_global_init, curl_global_cleanup and curl_version_info) do nothing
-//    and report no library;
+//    curl_global_init, curl_global_cleanup, curl_version_info and
+//    curl_version) do nothing and report no library;
 //  - every other one stops the process with its name on stderr: reaching it
 //    would mean a transfer escaped the protocol limit, which the tests check
-//    cannot happen (transport_protocols_test.cpp).
+//    cannot happen (tests/unit/kube/tls_test.cpp: other schemes, a SOCKS5
+//    proxy that demands GSS-API).
 // A libcurl update that refers to another function of these libraries fails
 // the link, naming it; add it to the list.
 //
@@ -53,7 +54,7 @@ int libssh2_init(int /*flags*/) {
 void libssh2_exit();
 void libssh2_exit() {}
 
-// curl_version_info: the SSH and LDAP versions it reports.
+// curl_version_info and curl_version: the SSH and LDAP versions they report.
 const char* libssh2_version(int required_version);
 const char* libssh2_version(int /*required_version*/) {
   return "unavailable";

@@ -169,8 +169,13 @@ class ConnectProxy {
     }
     const std::array<char, 2> gssapi{'\x05', '\x01'};
     send_all(client, gssapi.data(), gssapi.size());
+    // Until the client hangs up (or the proxy stops).
     std::array<char, 256> rest{};
-    while (::recv(client, rest.data(), rest.size(), 0) > 0) {
+    pollfd fd{client, POLLIN, 0};
+    while (!m_stop) {
+      if (::poll(&fd, 1, 100) > 0 && ::recv(client, rest.data(), rest.size(), 0) <= 0) {
+        break;
+      }
     }
     ::close(client);
   }
